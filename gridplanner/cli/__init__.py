@@ -1,0 +1,13 @@
+"""The ``gridplanner`` command line (Typer). Each group of commands lives in a module of its own."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="gridplanner",
+    help="网格规划 Gridplanner: divide community boundaries into grids, merge department grids, code and serve them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)

@@ -1,0 +1,41 @@
+"""Settings from the environment (prefix ``GRIDPLANNER_``; ``DATABASE_URL`` as is)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GRIDPLANNER_", env_file=None, extra="ignore")
+
+    #: An external PostGIS (>= 3.3). Unset: the embedded cluster under ``home`` is used.
+    database_url: str | None = Field(default=None, validation_alias=AliasChoices("DATABASE_URL", "GRIDPLANNER_DATABASE_URL"))
+    #: Where the embedded cluster, job files and caches live (git ignores the default).
+    home: Path = PROJECT_ROOT / ".gridplanner"
+    #: The embedded cluster listens on 127.0.0.1 at this port, away from a system PostgreSQL's 5432.
+    pg_port: int = 54329
+    pg_database: str = "gridplanner"
+    #: The HTTP server.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_dir: Path = PROJECT_ROOT / "web"
+    sample_dir: Path = PROJECT_ROOT / "data" / "boundaries"
+
+    @property
+    def embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def pg_data_dir(self) -> Path:
+        return self.home / "pgdata"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
