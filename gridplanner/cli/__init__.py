@@ -11,3 +11,5 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+from gridplanner.cli import db as _db  # noqa: E402,F401

@@ -1,0 +1,237 @@
+"""The data model (GeoAlchemy2). Geometry is stored in CGCS2000 lon/lat (EPSG:4490) with GiST indexes.
+
+Areas and lengths are never computed on these columns directly: callers measure in the district's
+Gauss–Krüger zone (see :mod:`gis.crs`) or cast to geography.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SRID = 4490
+
+
+def geom(kind: str) -> Geometry:
+    # Indexes are created by the migrations, so GeoAlchemy2 must not add its own.
+    return Geometry(kind, srid=SRID, spatial_index=False)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class District(Base):
+    """A county-level unit (区/县), GB/T 2260 6-digit code."""
+
+    __tablename__ = "districts"
+    code: Mapped[str] = mapped_column(String(6), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+
+
+class Street(Base):
+    """A street (街道), town (镇) or township (乡): 9-digit code = county + 3 digits."""
+
+    __tablename__ = "streets"
+    code: Mapped[str] = mapped_column(String(9), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(8))  # 街道 / 镇 / 乡 / 其他
+    district_code: Mapped[str] = mapped_column(ForeignKey("districts.code", ondelete="CASCADE"), index=True)
+
+
+class Community(Base):
+    """A community (社区, 居委会) or village (村, 村委会): 12-digit 统计用区划代码."""
+
+    __tablename__ = "communities"
+    __table_args__ = (CheckConstraint("class IN ('urban', 'rural')", name="community_class"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    name: Mapped[str] = mapped_column(Text)
+    street_code: Mapped[str] = mapped_column(ForeignKey("streets.code", ondelete="CASCADE"), index=True)
+    class_: Mapped[str] = mapped_column("class", String(8), default="urban")
+    urban_rural_code: Mapped[str | None] = mapped_column(String(3))
+    geom = mapped_column(geom("MULTIPOLYGON"), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class Building(Base):
+    """A building (楼栋): footprint or point, with households and population where known."""
+
+    __tablename__ = "buildings"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    use: Mapped[str | None] = mapped_column(String(32))
+    households: Mapped[int | None] = mapped_column(Integer)
+    population: Mapped[int | None] = mapped_column(Integer)
+    floors: Mapped[int | None] = mapped_column(Integer)
+    #: The community holding the building's representative point; NULL when it lies in none (listed at import).
+    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    geom = mapped_column(geom("GEOMETRY"), nullable=False)
+
+
+class LinearFeature(Base):
+    """A road, river or wall: the lines grid boundaries should follow."""
+
+    __tablename__ = "linear_features"
+    __table_args__ = (CheckConstraint("kind IN ('road', 'river', 'wall')", name="linear_kind"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(Text)  # 主干路 / 次干路 / 支路 ...
+    geom = mapped_column(geom("MULTILINESTRING"), nullable=False)
+
+
+class DedicatedArea(Base):
+    """An area that gets a dedicated grid (专属网格): school, hospital, park, industrial park, market ..."""
+
+    __tablename__ = "dedicated_areas"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str | None] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(32))
+    geom = mapped_column(geom("MULTIPOLYGON"), nullable=False)
+
+
+class DepartmentLayer(Base):
+    """One department's own grid layer (综治, 城管, 党建 ...), as imported for merging (多网合一)."""
+
+    __tablename__ = "department_layers"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    department: Mapped[str] = mapped_column(Text, unique=True)
+    source: Mapped[str | None] = mapped_column(Text)
+    id_field: Mapped[str | None] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    grids: Mapped[list[DepartmentGrid]] = relationship(back_populates="layer", cascade="all, delete-orphan", passive_deletes=True)
+
+
+class DepartmentGrid(Base):
+    __tablename__ = "department_grids"
+    __table_args__ = (UniqueConstraint("layer_id", "dept_grid_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    layer_id: Mapped[int] = mapped_column(ForeignKey("department_layers.id", ondelete="CASCADE"), index=True)
+    dept_grid_id: Mapped[str] = mapped_column(Text)
+    name: Mapped[str | None] = mapped_column(Text)
+    attributes: Mapped[dict] = mapped_column(JSONB, default=dict)
+    geom = mapped_column(geom("MULTIPOLYGON"), nullable=False)
+    layer: Mapped[DepartmentLayer] = relationship(back_populates="grids")
+
+
+class GridPlan(Base):
+    """A version of the grid set: drafts are edited, one plan is published at a time."""
+
+    __tablename__ = "grid_plans"
+    __table_args__ = (CheckConstraint("status IN ('draft', 'published', 'archived')", name="plan_status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    #: Monotonic version number assigned when a plan is published.
+    version: Mapped[int | None] = mapped_column(Integer, unique=True)
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("grid_plans.id", ondelete="SET NULL"))
+    settings: Mapped[dict] = mapped_column(JSONB, default=dict)
+    report: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    #: Optimistic lock: an edit names the version it read; a stale one is refused.
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class Grid(Base):
+    """A grid (网格) of a plan: one polygon inside one community."""
+
+    __tablename__ = "grids"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "code"),
+        CheckConstraint("type IN ('basic', 'dedicated')", name="grid_type"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str | None] = mapped_column(Text)
+    type: Mapped[str] = mapped_column(String(16), default="basic")
+    dedicated_kind: Mapped[str | None] = mapped_column(String(32))
+    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    population: Mapped[int] = mapped_column(Integer, default=0)
+    area_m2: Mapped[float] = mapped_column(Float, default=0.0)
+    building_count: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str | None] = mapped_column(Text)
+    geom = mapped_column(geom("POLYGON"), nullable=False)
+
+
+class Staff(Base):
+    """A grid worker: 网格长, 专职网格员 or 兼职网格员. ID numbers are kept masked only."""
+
+    __tablename__ = "staff"
+    __table_args__ = (CheckConstraint("role IN ('网格长', '专职网格员', '兼职网格员')", name="staff_role"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    role: Mapped[str] = mapped_column(String(8))
+    grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    id_number_masked: Mapped[str | None] = mapped_column(String(18))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Incident(Base):
+    """An incident (事件) at a point, handled through the grid it falls in (NULL grid: 无网格, kept and flagged)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(Text, unique=True)
+    category: Mapped[str] = mapped_column(Text, index=True)
+    status: Mapped[str] = mapped_column(String(8), index=True)
+    description: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    geom = mapped_column(geom("POINT"), nullable=False)
+
+
+class AuditEntry(Base):
+    """Who changed what, and when."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+    actor: Mapped[str] = mapped_column(Text)
+    action: Mapped[str] = mapped_column(Text)
+    entity: Mapped[str] = mapped_column(Text)
+    entity_id: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+
+class Job(Base):
+    """Long work run in the background (planning, merging, imports): its status can be polled."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="job_status"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict] = mapped_column(JSONB, default=dict)
+    result: Mapped[dict] = mapped_column(JSONB, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
