@@ -1,0 +1,29 @@
+"""The FastAPI application: API under /api/v1, OpenAPI docs at /docs, the web app at /."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from gridplanner import __version__
+from gridplanner.api import errors
+from gridplanner.api.routes import health, store_views
+from gridplanner.settings import get_settings
+
+API_PREFIX = "/api/v1"
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="Gridplanner 网格规划 API",
+        version=__version__,
+        description="Community governance grids (网格化服务管理): planning, 多网合一, codes, staffing, incidents, map layers.",
+        docs_url="/docs",
+        openapi_url="/openapi.json",
+    )
+    errors.install(app)
+    app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(store_views.router, prefix=API_PREFIX)
+    # Mounted last so it never shadows an API route; node_modules inside web/ serves the npm libraries locally.
+    app.mount("/", StaticFiles(directory=get_settings().web_dir, html=True), name="web")
+    return app
