@@ -1,0 +1,99 @@
+"""Polygonal coverages: build noded faces from linework, find shared edges, and check a coverage against its region.
+
+A *coverage* here is a set of polygons that tile a region: no overlaps, no gaps, and matching vertices along
+shared edges, as GEOS's coverage tools (``coverage_is_valid``, ``coverage_union``) require.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from shapely import STRtree
+
+
+def polygon_faces(region, lines=None) -> np.ndarray:
+    """The faces into which ``lines`` cut ``region``: single polygons that form a valid coverage of it.
+
+    All linework (the region's boundary and the lines clipped to the region) is noded in one union, so
+    neighbouring faces share exactly the same vertices. Faces lying in holes of the region are dropped.
+    The order of the result depends only on the input.
+    """
+    parts = [shapely.boundary(region)]
+    if lines is not None and len(lines):
+        lines = np.asarray(lines, dtype=object)
+        lines = lines[~shapely.is_empty(lines) & ~shapely.is_missing(lines)]
+        if len(lines):
+            # Clip first: lines far outside add nothing but noding work.
+            clipped = shapely.intersection(lines, region)
+            clipped = clipped[~shapely.is_empty(clipped)]
+            parts.extend(clipped.tolist())
+    noded = shapely.union_all(shapely.get_parts(np.asarray(parts, dtype=object)))
+    edges = shapely.get_parts(noded)
+    edges = edges[shapely.get_dimensions(edges) == 1]
+    faces = shapely.get_parts(shapely.polygonize(edges))
+    if len(faces) == 0:
+        return faces
+    inside = shapely.contains(region, shapely.point_on_surface(faces))
+    return faces[inside]
+
+
+def shared_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs ``(i, j)`` with ``i < j`` of polygons that share boundary of positive length, and that length.
+
+    Polygons that only touch at points are not neighbours. Lengths are in the units of the coordinates.
+    """
+    polygons = np.asarray(polygons, dtype=object)
+    if len(polygons) < 2:
+        empty = np.zeros(0, dtype=np.intp)
+        return empty, empty, np.zeros(0)
+    tree = STRtree(polygons)
+    a, b = tree.query(polygons, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    shared = shapely.intersection(shapely.boundary(polygons[a]), shapely.boundary(polygons[b]))
+    length = shapely.length(shared)
+    pos = length > 0
+    return a[pos], b[pos], length[pos]
+
+
+def coverage_problems(polygons, region=None, *, tolerance: float = 1e-9) -> dict:
+    """What keeps ``polygons`` from being a clean coverage (of ``region``, when given).
+
+    Returns a JSON-friendly dict: ``invalid`` (polygons not valid), ``not_single`` (not a single Polygon),
+    ``invalid_edges`` (polygons whose edges do not match their neighbours', from ``coverage_invalid_edges``),
+    ``overlap_area`` (sum of areas minus area of the union), ``gap_area`` and ``outside_area`` (region not
+    covered / polygons outside the region) and ``ok``. Areas are in squared coordinate units; ``tolerance``
+    is relative to the region's (else the union's) area.
+    """
+    polygons = np.asarray(polygons, dtype=object)
+    out = {"count": int(len(polygons))}
+    out["invalid"] = int((~shapely.is_valid(polygons)).sum()) if len(polygons) else 0
+    out["not_single"] = int((shapely.get_type_id(polygons) != 3).sum()) if len(polygons) else 0
+    if len(polygons):
+        bad_edges = shapely.coverage_invalid_edges(polygons)
+        out["invalid_edges"] = int((~shapely.is_empty(bad_edges)).sum())
+        out["coverage_valid"] = bool(shapely.coverage_is_valid(polygons))
+        union = shapely.union_all(polygons)
+        out["overlap_area"] = float(max(shapely.area(polygons).sum() - union.area, 0.0))
+    else:
+        out["invalid_edges"] = 0
+        out["coverage_valid"] = True
+        union = shapely.Polygon()
+        out["overlap_area"] = 0.0
+    scale = union.area
+    if region is not None:
+        out["gap_area"] = float(shapely.difference(region, union).area)
+        out["outside_area"] = float(shapely.difference(union, region).area)
+        scale = region.area
+    else:
+        out["gap_area"] = out["outside_area"] = 0.0
+    limit = tolerance * max(scale, 0.0)
+    out["ok"] = bool(
+        out["invalid"] == 0
+        and out["not_single"] == 0
+        and out["coverage_valid"]
+        and out["overlap_area"] <= limit
+        and out["gap_area"] <= limit
+        and out["outside_area"] <= limit
+    )
+    return out

@@ -1,0 +1,270 @@
+"""Dividing one community into grids: blocks from roads and rivers, dedicated areas, bisection, merging,
+then shaping the grids around buildings and checking the result is one clean coverage of the community."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+from shapely import STRtree
+
+from gis.coverage import polygon_faces, shared_edges
+from gridplanner.planning.bisect import Buildings, LocalFrame, bisection_cuts
+from gridplanner.planning.grouping import merge_small_cells
+from gridplanner.planning.rules import SizeRule
+
+BASIC, DEDICATED = "basic", "dedicated"
+
+
+@dataclass
+class CommunityInput:
+    """One community's geometry and what lies in it (lon/lat); building arrays are aligned."""
+
+    region: object
+    footprints: np.ndarray
+    points: np.ndarray
+    households: np.ndarray
+    lines: np.ndarray
+    dedicated: list = field(default_factory=list)  # [(polygon, kind)]
+
+
+@dataclass
+class Grid:
+    geometry: object
+    type: str
+    members: np.ndarray  # indices into the community's buildings
+    households: int
+    dedicated_kind: str | None = None
+    reason: str | None = None
+
+
+def _locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
+    """Index of the polygon holding each point (the lowest index on shared edges; nearest when in none)."""
+    out = np.full(len(points), -1, dtype=np.intp)
+    if len(points) == 0 or len(polygons) == 0:
+        return out
+    tree = STRtree(polygons)
+    p, g = tree.query(points, predicate="intersects")
+    order = np.lexsort((g, p))
+    p, g = p[order], g[order]
+    first = np.ones(len(p), dtype=bool)
+    first[1:] = p[1:] != p[:-1]
+    out[p[first]] = g[first]
+    missing = np.flatnonzero(out < 0)
+    if len(missing):
+        # Only floating-point noise puts a point in no face of a coverage it lies in.
+        p2, g2 = tree.query_nearest(points[missing], return_distance=False, all_matches=False)
+        out[missing[p2]] = g2
+    return out
+
+
+def _dedicated_parts(region, dedicated: list) -> list:
+    parts, taken = [], None
+    tiny = region.area * 1e-9
+    for geom, kind in dedicated:
+        piece = shapely.intersection(geom, region)
+        if taken is not None:
+            piece = shapely.difference(piece, taken)
+        for part in shapely.get_parts(piece):
+            if shapely.get_type_id(part) == 3 and part.area > tiny:
+                parts.append((part, kind))
+        taken = piece if taken is None else shapely.union(taken, piece)
+    return parts
+
+
+def _components(members: list[int], nbrs: dict[int, list[int]], allowed: set[int]) -> list[list[int]]:
+    seen, comps = set(), []
+    for start in members:
+        if start in seen:
+            continue
+        comp, todo = [], [start]
+        seen.add(start)
+        while todo:
+            f = todo.pop()
+            comp.append(f)
+            for o in nbrs.get(f, ()):
+                if o in allowed and o not in seen:
+                    seen.add(o)
+                    todo.append(o)
+        comps.append(sorted(comp))
+    return comps
+
+
+def _single_parts(faces: np.ndarray, face_group: np.ndarray, face_weight: np.ndarray) -> np.ndarray:
+    """Reassign faces so that every group is edge-connected: stray pieces join the neighbour they share most
+    boundary with (or become groups of their own when they have none)."""
+    pi, pj, length = shared_edges(faces)
+    nbrs: dict[int, list[int]] = {}
+    edge_len: dict[tuple[int, int], float] = {}
+    for a, b, ln in zip(pi.tolist(), pj.tolist(), length.tolist()):
+        nbrs.setdefault(a, []).append(b)
+        nbrs.setdefault(b, []).append(a)
+        edge_len[(a, b)] = edge_len[(b, a)] = ln
+    face_group = face_group.copy()
+    area = shapely.area(faces)
+    next_id = int(face_group.max()) + 1 if len(face_group) else 0
+    for _ in range(10):
+        changed = False
+        for g in np.unique(face_group).tolist():
+            members = np.flatnonzero(face_group == g).tolist()
+            comps = _components(members, nbrs, set(members))
+            if len(comps) < 2:
+                continue
+            comps.sort(key=lambda c: (-face_weight[c].sum(), -area[c].sum(), c[0]))
+            for comp in comps[1:]:
+                touch: dict[int, float] = {}
+                for f in comp:
+                    for o in nbrs.get(f, ()):
+                        og = int(face_group[o])
+                        if og != g:
+                            touch[og] = touch.get(og, 0.0) + edge_len[(f, o)]
+                if touch:
+                    target = max(touch.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+                else:
+                    target, next_id = next_id, next_id + 1
+                face_group[comp] = target
+                changed = True
+        if not changed:
+            break
+    return face_group
+
+
+def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> list[Grid]:
+    """The grids of one community, in no particular order (callers sort them)."""
+    region = data.region
+    n_bld = len(data.households)
+    ded = _dedicated_parts(region, data.dedicated)
+    ded_geoms = np.array([g for g, _ in ded], dtype=object)
+    base_lines = list(data.lines) + list(shapely.boundary(ded_geoms)) if len(ded) else list(data.lines)
+
+    faces = polygon_faces(region, base_lines)
+    face_ded = _locate(shapely.point_on_surface(faces), ded_geoms) if len(ded) else np.full(len(faces), -1)
+    if len(ded):
+        # _locate falls back to the nearest area; only faces truly inside one are dedicated.
+        inside = face_ded >= 0
+        inside[inside] = shapely.contains(ded_geoms[face_ded[inside]], shapely.point_on_surface(faces[inside]))
+        face_ded[~inside] = -1
+    bld_face = _locate(data.points, faces)
+    face_hh = np.bincount(bld_face, weights=data.households, minlength=len(faces)) if n_bld else np.zeros(len(faces))
+
+    cuts = []
+    big = np.flatnonzero((face_ded < 0) & (face_hh > rule.max_households))
+    if len(big):
+        blds = Buildings.from_geometry(frame, data.footprints, data.points, data.households)
+        for f in big:
+            cuts += bisection_cuts(faces[f], np.flatnonzero(bld_face == f), blds, frame, rule)
+    cells, cell_ded = faces, face_ded
+    if cuts:
+        cells = polygon_faces(region, base_lines + cuts)
+        cell_ded = face_ded[_locate(shapely.point_on_surface(cells), faces)]
+        bld_face = _locate(data.points, cells)
+    cell_hh = np.bincount(bld_face, weights=data.households, minlength=len(cells)) if n_bld else np.zeros(len(cells))
+
+    initial = np.arange(len(cells))
+    for d in np.unique(cell_ded[cell_ded >= 0]):
+        mine = np.flatnonzero(cell_ded == d)
+        initial[mine] = mine.min()
+    pi, pj, length = shared_edges(cells)
+    labels = merge_small_cells(cell_hh, pi, pj, length, cell_ded < 0, rule, initial)
+
+    bld_group = labels[bld_face] if n_bld else np.zeros(0, dtype=np.intp)
+    cell_labels, faces_out = labels, cells
+    straddling = _straddlers(data.footprints, bld_group, cells, labels)
+    if len(straddling):
+        faces_out, cell_labels = _shape_around(region, data.footprints, bld_group, straddling, cells, labels)
+        face_weight = np.zeros(len(faces_out))
+        if n_bld:
+            bf = _locate(data.points, faces_out)
+            face_weight = np.bincount(bf, weights=data.households + 1, minlength=len(faces_out))
+        cell_labels = _single_parts(faces_out, cell_labels, face_weight)
+
+    grids = []
+    bld_final = cell_labels[_locate(data.points, faces_out)] if n_bld else np.zeros(0, dtype=np.intp)
+    group_ded = {}
+    for c in range(len(cells)):
+        if cell_ded[c] >= 0:
+            group_ded[int(labels[c])] = int(cell_ded[c])
+    for g in np.unique(cell_labels).tolist():
+        geom = shapely.coverage_union_all(faces_out[cell_labels == g])
+        if shapely.get_type_id(geom) == 6 and len(shapely.get_parts(geom)) == 1:
+            geom = shapely.get_parts(geom)[0]
+        members = np.flatnonzero(bld_final == g)
+        d = group_ded.get(g)
+        grids.append(
+            Grid(
+                geometry=geom,
+                type=DEDICATED if d is not None else BASIC,
+                members=members,
+                households=int(data.households[members].sum()),
+                dedicated_kind=None if d is None else ded[d][1],
+            )
+        )
+    return grids
+
+
+def _straddlers(footprints, bld_group, cells, labels) -> np.ndarray:
+    """Polygon buildings not wholly inside the cells of their group."""
+    if len(footprints) == 0:
+        return np.zeros(0, dtype=np.intp)
+    poly = np.isin(shapely.get_type_id(footprints), (3, 6))
+    idx = np.flatnonzero(poly)
+    if len(idx) == 0:
+        return idx
+    # Cheap test first: footprints inside one cell are inside their group.
+    cell_tree = STRtree(cells)
+    b, c = cell_tree.query(footprints[idx], predicate="covered_by")
+    inside = np.zeros(len(idx), dtype=bool)
+    inside[b] = True
+    rest = idx[~inside]
+    if len(rest) == 0:
+        return rest
+    out = []
+    for i in rest.tolist():
+        group_geom = shapely.coverage_union_all(cells[labels == bld_group[i]])
+        outside = shapely.difference(footprints[i], group_geom).area
+        if outside > 1e-7 * footprints[i].area:
+            out.append(i)
+    return np.array(out, dtype=np.intp)
+
+
+def _shape_around(region, footprints, bld_group, straddling, cells, labels):
+    """Move grid boundaries around buildings they cross: each such building takes its footprint (within the
+    community) into its own grid; where footprints overlap, the lower building index wins. Returns noded faces
+    and their group labels."""
+    claims, claimed = [], None
+    for i in sorted(straddling.tolist()):
+        piece = shapely.intersection(footprints[i], region)
+        if claimed is not None:
+            piece = shapely.difference(piece, claimed)
+        if piece.is_empty:
+            continue
+        claims.append((int(bld_group[i]), piece))
+        claimed = piece if claimed is None else shapely.union(claimed, piece)
+    groups = np.unique(labels)
+    shaped = []
+    for g in groups.tolist():
+        geom = shapely.coverage_union_all(cells[labels == g])
+        own = [p for gg, p in claims if gg == g]
+        geom = shapely.difference(geom, claimed)
+        if own:
+            geom = shapely.union_all([geom, *own])
+        shaped.append(geom)
+    shaped = np.array(shaped, dtype=object)
+    faces = polygon_faces(region, shapely.boundary(shaped))
+    reps = shapely.point_on_surface(faces)
+    holder = _locate(reps, shaped)
+    # Faces that fall in no shaped grid (floating-point slivers) go to the neighbour with most shared edge.
+    truly = shapely.contains(shaped[holder], reps) if len(faces) else np.zeros(0, dtype=bool)
+    face_group = groups[holder]
+    if not truly.all():
+        pi, pj, length = shared_edges(faces)
+        for f in np.flatnonzero(~truly).tolist():
+            best, best_len = None, -1.0
+            for a, b, ln in zip(pi, pj, length):
+                o = b if a == f else a if b == f else None
+                if o is not None and truly[o] and ln > best_len:
+                    best, best_len = o, ln
+            if best is not None:
+                face_group[f] = face_group[best]
+    return faces, face_group
