@@ -11,7 +11,7 @@ from gridplanner.store.cluster import Cluster, ClusterError
 
 db_app = typer.Typer(help="The database: embedded PostGIS cluster (without DATABASE_URL) and schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 def _cluster() -> Cluster:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.orm import Session
 
 from gis.errors import VectorInputError
 from gridplanner.cli import app
@@ -16,8 +20,8 @@ from gridplanner.importing.fields import parse_mapping
 
 import_app = typer.Typer(help="Import GeoJSON, GeoPackage, Shapefile (GBK too), FlatGeobuf or CSV lon/lat into the store.", no_args_is_help=True)
 app.add_typer(import_app, name="import")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 FileArg = Annotated[Path, typer.Argument(help="The file to import.", show_default=False)]
 LayerOpt = Annotated[Optional[str], typer.Option(help="Layer of a multi-layer file (GeoPackage).")]
@@ -31,25 +35,32 @@ ReplaceOpt = Annotated[bool, typer.Option("--replace", help="Delete what the sto
 
 def print_report(report: ImportReport) -> None:
     parts = [f"{report.inserted} inserted"] + ([f"{report.updated} updated"] if report.updated else []) + ([f"{report.replaced} replaced"] if report.replaced else [])
-    out.print(f"[green]✓[/] {report.kind} from {report.source}: {', '.join(parts)}")
+    out.print(f"[green]✓[/] {report.kind} from {escape(report.source)}: {', '.join(parts)}")
     for note in report.notes:
-        out.print(f"  [dim]note:[/] {note}")
+        out.print(f"  [dim]note:[/] {escape(note)}")
     for rep in report.repairs:
-        out.print(f"  [yellow]repaired:[/] {rep}")
+        out.print(f"  [yellow]repaired:[/] {escape(rep)}")
     for item in report.unplaced:
-        out.print(f"  [yellow]unplaced:[/] {item}")
+        out.print(f"  [yellow]unplaced:[/] {escape(item)}")
 
 
-def run_import(kind: str, path: Path, *, replace: bool = False, **options) -> ImportReport:
+@contextmanager
+def import_transaction() -> Iterator[Session]:
+    """A store session for an import; bad input is printed with every problem and exits 2, nothing written."""
     from gridplanner.store.database import session_scope
 
     ensure_database()
     try:
         with session_scope() as session:
-            report = import_file(session, kind, path, replace=replace, **options)
+            yield session
     except (VectorInputError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}\n[red]nothing was imported.[/]")
+        err.print(f"[red]error:[/] {escape(str(exc))}\n[red]nothing was imported.[/]")
         raise typer.Exit(2) from None
+
+
+def run_import(kind: str, path: Path, *, replace: bool = False, **options) -> ImportReport:
+    with import_transaction() as session:
+        report = import_file(session, kind, path, replace=replace, **options)
     print_report(report)
     return report
 
@@ -106,14 +117,8 @@ def import_sample(directory: Annotated[Optional[Path], typer.Argument(help="Defa
     """The whole sample district: communities, buildings, roads, rivers, dedicated areas, department layers."""
     from gridplanner.sample_load import load_sample
     from gridplanner.settings import get_settings
-    from gridplanner.store.database import session_scope
 
-    ensure_database()
-    try:
-        with session_scope() as session:
-            reports = load_sample(session, directory or get_settings().sample_dir)
-    except (VectorInputError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}\n[red]nothing was imported.[/]")
-        raise typer.Exit(2) from None
+    with import_transaction() as session:
+        reports = load_sample(session, directory or get_settings().sample_dir)
     for report in reports:
         print_report(report)
