@@ -1,0 +1,276 @@
+"""merge_layers: departments' grid layers in, one unified grid set per community, crosswalk and report out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from gis.crs import STORAGE_CRS, projected_crs_for
+from gis.errors import VectorInputError
+from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
+from gridplanner.merging import assemble as asm
+from gridplanner.merging import sizing
+from gridplanner.merging.agreement import agreement, best_iou, choose_base
+from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
+from gridplanner.merging.geometry import containing_index, polygon_parts, widths
+from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
+
+#: A unified grid keeps a base grid's identity when their intersection-over-union reaches this.
+IDENTITY_IOU = 0.9
+#: Grid type written on every unified grid (dedicated grids are drawn by the division engine, not merged).
+GRID_TYPE = "综合网格"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class MergeResult:
+    """Unified grids (EPSG:4490), the crosswalk from department grids to them, and the conflict report."""
+
+    grids: gpd.GeoDataFrame
+    crosswalk: pd.DataFrame
+    report: dict
+
+
+def merge_layers(
+    communities: gpd.GeoDataFrame,
+    layers: dict[str, gpd.GeoDataFrame],
+    *,
+    base: str | None = None,
+    id_field: str | None = None,
+    sliver_area_m2: float = 50.0,
+    sliver_width_m: float = 3.0,
+    buildings: gpd.GeoDataFrame | None = None,
+    rules=None,
+    code_field: str = "code",
+    progress: Progress | None = None,
+    households_field: str = "households",
+    population_field: str = "population",
+) -> MergeResult:
+    """Merge department grid ``layers`` (name -> polygons) into one valid coverage of ``communities``.
+
+    The ``base`` layer's edges win where layers disagree (default: the layer agreeing most with the others).
+    Areas the base leaves bare are filled from the other layers, best-agreeing first, and what no layer covers
+    becomes a ``gap`` grid. Slivers (under ``sliver_area_m2`` or thinner than ``sliver_width_m``) go to the
+    neighbour with the longest shared border. With ``buildings`` (a ``households_field`` per building) the size
+    rule ``rules`` (min/max/target households; default 300–500) is enforced and no building is split.
+    """
+    progress = progress or (lambda step, done, total: None)
+    if len(layers) < 2:
+        raise ValueError(f"merging needs at least two department layers, got {len(layers)}")
+    if code_field not in communities.columns:
+        raise VectorInputError("communities", f"has no field {code_field!r} (fields: {list(communities.columns)})")
+    comm = check_features(communities, "communities", POLYGON, id_field=code_field).data
+    crs = projected_crs_for(comm)
+    comm_geoms = comm.to_crs(crs).geometry.values.to_numpy()
+    codes = comm[code_field].astype(str).to_numpy()
+    report: dict = {"crs": crs.to_string(), "sliver_area_m2": sliver_area_m2, "sliver_width_m": sliver_width_m}
+    if not shapely.coverage_is_valid(comm_geoms):
+        # Overlapping or mismatched community lines would hand one area to two communities.
+        comm_geoms = np.asarray(shapely.coverage_clean(comm_geoms))
+        report["communities_cleaned"] = True
+
+    progress("reading layers", 0, len(layers))
+    prepared = {}
+    for k, (name, gdf) in enumerate(layers.items()):
+        prepared[name] = prepare_layer(name, gdf, id_field, crs)
+        progress("reading layers", k + 1, len(layers))
+    scores = agreement({n: l.geoms for n, l in prepared.items()})
+    base_name = choose_base(scores, base)
+    fill_order = sorted((n for n in prepared if n != base_name), key=lambda n: -scores[n])
+    report["base"] = {"department": base_name, "chosen_by": "option" if base else "agreement",
+                      "agreement": {n: round(s, 4) for n, s in scores.items()}}
+    report["id_fields"] = {n: l.id_field or "feature position" for n, l in prepared.items()}
+    report["repairs"] = [
+        {"department": n, "feature": p.feature, "department_grid_id": p.ident, "problem": p.message}
+        for n, l in prepared.items() for p in l.repairs
+    ]
+    report["overlaps"] = [o for l in prepared.values() for o in overlaps_within(l)]
+
+    clips = {n: clip_to_communities(l, comm_geoms) for n, l in prepared.items()}
+    report["crossing_community_lines"], report["outside_communities"] = [], []
+    for n, l in prepared.items():
+        crossing, outside = crossing_report(l, clips[n], codes, sliver_area_m2)
+        report["crossing_community_lines"] += crossing
+        report["outside_communities"] += outside
+
+    bld = _buildings(buildings, crs, households_field, population_field)
+    limits = sizing.Limits.of(rules)
+    bld_comm = containing_index(bld.points(), comm_geoms) if bld is not None else None
+    groups = {n: _by_community(clips[n].community, len(comm_geoms)) for n in prepared}
+
+    out_geoms, out_labels, out_comm = [], [], []
+    uncovered, dept_gaps, slivers, merges, splits = [], [], [], [], []
+    moved_buildings = 0
+    for c, community in enumerate(comm_geoms):
+        def pieces_of(name):
+            rows = groups[name][c]
+            return clips[name].geoms[rows], [prepared[name].label(i) for i in clips[name].grid[rows]]
+
+        base_part, fills = pieces_of(base_name), [pieces_of(n) for n in fill_order]
+        for n, (geoms, _) in zip([base_name, *fill_order], [base_part, *fills]):
+            dept_gaps += [{"department": n, **g} for g in _gaps(community, geoms, codes[c], sliver_area_m2, sliver_width_m)]
+        pieces = asm.assemble(community, base_part, fills, sliver_width_m)
+        uncovered += [{"community_code": codes[c], "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)}
+                      for g in pieces.uncovered if not asm.is_sliver([g], sliver_area_m2, sliver_width_m)[0]]
+        slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
+        if bld is not None:
+            here = bld.subset(bld_comm == c)
+            moved_buildings += sizing.keep_buildings_whole(pieces, community, here)
+            slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
+            merges += _tag(sizing.merge_undersized(pieces, here, limits), codes[c])
+            splits += _tag(sizing.split_oversized(pieces, community, here, limits, split_piece), codes[c])
+            slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
+        out_geoms += pieces.geoms
+        out_labels += pieces.labels
+        out_comm += [c] * len(pieces.geoms)
+        progress("merging communities", c + 1, len(comm_geoms))
+
+    grids = np.array(out_geoms, dtype=object)
+    grid_comm = np.array(out_comm, dtype=int)
+    progress("crosswalk", 0, len(prepared))
+    result_grids, point_grid = _grid_table(grids, grid_comm, out_labels, codes, bld, prepared[base_name], crs)
+    tree = shapely.STRtree(grids)
+    tables, complete = [], {}
+    points = bld.points() if bld is not None else np.zeros(0, dtype=object)
+    hh = bld.households if bld is not None else np.zeros(0)
+    for k, (n, l) in enumerate(prepared.items()):
+        table, complete[n] = crosswalk_layer(l, clips[n], grids, tree, points, point_grid, hh)
+        tables.append(table)
+        progress("crosswalk", k + 1, len(prepared))
+    crosswalk = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+
+    to_lonlat = Transformer.from_crs(crs, STORAGE_CRS, always_xy=True)
+    report["department_gaps"] = [_located(g, to_lonlat) for g in dept_gaps]
+    report["uncovered"] = [_located(g, to_lonlat) for g in uncovered]
+    report["slivers_absorbed"] = [_located(s, to_lonlat) for s in slivers]
+    report["split_department_grids"] = _mapped_to_several(crosswalk, sliver_area_m2)
+    report["size_rule"] = {
+        "applied": bld is not None,
+        "min_households": limits.min_households,
+        "max_households": limits.max_households,
+        "buildings_kept_whole": moved_buildings,
+        "undersized_merged": merges,
+        "oversized_split": splits,
+    }
+    report["crosswalk_completeness"] = complete
+    report["summary"] = _summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)
+    return MergeResult(result_grids, crosswalk, report)
+
+
+def split_piece(geom, buildings: sizing.Buildings, parts: int, limits: sizing.Limits) -> list:
+    """Split one oversized unified grid into about ``parts`` grids of similar households."""
+    return sizing.split_in_strips(geom, buildings, parts, limits)
+
+
+def _buildings(gdf, crs: CRS, households_field: str, population_field: str) -> sizing.Buildings | None:
+    if gdf is None:
+        return None
+    if households_field not in gdf.columns:
+        raise VectorInputError("buildings", f"has no field {households_field!r} (fields: {list(gdf.columns)})")
+    data = check_features(gdf, "buildings", POLYGON_OR_POINT).data
+    hh = pd.to_numeric(data[households_field], errors="coerce").fillna(0).to_numpy(dtype=float)
+    pop = (pd.to_numeric(data[population_field], errors="coerce").fillna(0).to_numpy(dtype=float)
+           if population_field in data.columns else np.zeros(len(data)))
+    return sizing.Buildings(data.to_crs(crs).geometry.values.to_numpy(), hh, pop)
+
+
+def _by_community(community: np.ndarray, n: int) -> list[np.ndarray]:
+    order = np.argsort(community, kind="stable")
+    bounds = np.searchsorted(community[order], np.arange(n + 1))
+    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
+
+
+def _gaps(community, geoms, code: str, min_area: float, min_width: float) -> list[dict]:
+    """Parts of ``community`` that ``geoms`` leave bare, slivers left out."""
+    bare = shapely.difference(community, shapely.union_all(geoms)) if len(geoms) else community
+    parts, _ = polygon_parts(np.array([bare], dtype=object))
+    big = parts[~asm.is_sliver(parts, min_area, min_width)] if len(parts) else parts
+    return [{"community_code": code, "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)} for g in big]
+
+
+def _tag(entries: list[dict], code: str) -> list[dict]:
+    return [{"community_code": code, **e} for e in entries]
+
+
+def _located(entry: dict, transformer: Transformer) -> dict:
+    """``entry`` with its metric point replaced by lon/lat and areas rounded: JSON-ready."""
+    out = {k: v for k, v in entry.items() if k != "point"}
+    for key in ("area_m2", "width_m"):
+        if key in out:
+            out[key] = round(float(out[key]), 2)
+    if "point" in entry:
+        x, y = transformer.transform(entry["point"].x, entry["point"].y)
+        out["lon"], out["lat"] = round(x, 7), round(y, 7)
+    return out
+
+
+def _grid_table(grids, grid_comm, labels, codes, bld, base_layer, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The unified grids as a GeoDataFrame in EPSG:4490, and the grid index of each building (-1: none)."""
+    n = len(grids)
+    hh, pop, count = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
+    point_grid = np.zeros(0, dtype=int)
+    if bld is not None:
+        hh, pop, count = sizing.households_in(grids, bld)
+        point_grid = containing_index(bld.points(), grids)
+    base_ids = [None] * n
+    a, b = shapely.STRtree(base_layer.geoms).query(grids, predicate="intersects")
+    if len(a):
+        inter = shapely.area(shapely.intersection(grids[a], base_layer.geoms[b]))
+        iou = inter / (shapely.area(grids[a]) + shapely.area(base_layer.geoms[b]) - inter)
+        for i, j, v in zip(a, b, iou):
+            if v >= IDENTITY_IOU:
+                base_ids[i] = str(base_layer.ids[j])
+    table = gpd.GeoDataFrame(
+        {
+            "community_code": codes[grid_comm] if n else np.zeros(0, dtype=object),
+            "households": hh.astype(int),
+            "population": pop.astype(int),
+            "type": GRID_TYPE,
+            "area_m2": np.round(shapely.area(grids), 1) if n else np.zeros(0),
+            "buildings": count,
+            "source": labels,
+            "base_id": base_ids,
+        },
+        geometry=gpd.GeoSeries(grids, crs=crs).to_crs(STORAGE_CRS).values,
+        crs=STORAGE_CRS,
+    )
+    return table, point_grid
+
+
+def _mapped_to_several(crosswalk: pd.DataFrame, min_area: float) -> list[dict]:
+    """Department grids whose area goes, beyond sliver size and 1 %, to two or more unified grids."""
+    real = crosswalk[(crosswalk["shared_area_m2"] >= min_area) & (crosswalk["share_of_department_grid"] >= 0.01)]
+    counts = real.groupby(["department", "department_grid_id"])["grid_index"].apply(list)
+    return [{"department": d, "department_grid_id": str(g), "grid_indices": [int(i) for i in idx]}
+            for (d, g), idx in counts.items() if len(idx) > 1]
+
+
+def _summary(grids, grid_comm, comm_geoms, table, report, min_area, min_width) -> dict:
+    """Checks on the result: coverage validity, gaps, slivers, single polygons, containment."""
+    per_comm = np.bincount(grid_comm, weights=shapely.area(grids), minlength=len(comm_geoms)) if len(grids) else np.zeros(len(comm_geoms))
+    comm_area = shapely.area(comm_geoms)
+    outside = shapely.area(shapely.difference(grids, comm_geoms[grid_comm])) if len(grids) else np.zeros(0)
+    return {
+        "grids": int(len(grids)),
+        "communities": int(len(comm_geoms)),
+        "coverage_valid": bool(shapely.coverage_is_valid(grids)) if len(grids) else True,
+        "max_community_area_difference_m2": float(np.abs(per_comm - comm_area).max()) if len(comm_area) else 0.0,
+        "all_single_polygons": bool((shapely.get_type_id(grids) == 3).all()),
+        "max_area_outside_own_community_m2": float(outside.max()) if len(outside) else 0.0,
+        "slivers_left": int(asm.is_sliver(grids, min_area, min_width).sum()),
+        "thinnest_grid_m": float(widths(grids).min()) if len(grids) else 0.0,
+        "overlaps_within_departments": len(report["overlaps"]),
+        "uncovered_areas": len(report["uncovered"]),
+        "department_grids_crossing_community_lines": len(report["crossing_community_lines"]),
+        "slivers_absorbed": len(report["slivers_absorbed"]),
+        "department_grids_mapped_to_several": len(report["split_department_grids"]),
+        "repairs": len(report["repairs"]),
+        "households_total": int(table["households"].sum()) if len(table) else 0,
+    }

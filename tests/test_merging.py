@@ -1,0 +1,202 @@
+"""多网合一 engine on crafted layers: two 400 m communities, 200 m department grids, in metres near Hangzhou."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely import box
+
+from gis.errors import VectorInputError
+from gridplanner.merging import merge_layers
+from gridplanner.merging.sizing import Limits
+
+METRIC = 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E
+X0, Y0 = 500_000.0, 3_350_000.0
+
+
+def frame(geoms, **cols) -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries(geoms, crs=METRIC)).to_crs(4490)
+
+
+def metric(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    return gdf.to_crs(METRIC).geometry.values.to_numpy()
+
+
+@pytest.fixture
+def communities() -> gpd.GeoDataFrame:
+    return frame([box(X0, Y0, X0 + 400, Y0 + 400), box(X0 + 400, Y0, X0 + 800, Y0 + 400)], code=["C1", "C2"])
+
+
+def quads(dx: float = 0.0, dy: float = 0.0) -> list:
+    return [
+        box(X0 + cx + i + dx, Y0 + j + dy, X0 + cx + i + 200 + dx, Y0 + j + 200 + dy)
+        for cx in (0, 400) for i in (0, 200) for j in (0, 200)
+    ]
+
+
+def layer(geoms, prefix: str, field: str = "dept_id") -> gpd.GeoDataFrame:
+    return frame(geoms, **{field: [f"{prefix}{i}" for i in range(len(geoms))]})
+
+
+def assert_valid_coverage(result, communities, sliver_width=3.0):
+    grids = metric(result.grids)
+    comms = metric(communities)
+    assert shapely.coverage_is_valid(grids)
+    assert (shapely.get_type_id(grids) == 3).all(), "every grid is one polygon"
+    for code, comm in zip(communities["code"], comms):
+        mine = grids[(result.grids["community_code"] == code).to_numpy()]
+        assert shapely.area(shapely.union_all(mine)) == pytest.approx(shapely.area(comm), rel=1e-6)
+        assert shapely.area(shapely.difference(shapely.union_all(mine), comm)) < 0.01
+    assert (2 * shapely.length(shapely.maximum_inscribed_circle(grids)) >= sliver_width).all()
+    json.dumps(result.report)  # the report must serialise
+
+
+def test_identical_layers_give_the_same_grids(communities):
+    a = layer(quads(), "A")
+    r = merge_layers(communities, {"综治": a, "城管": layer(quads(), "B", "id")})
+    assert_valid_coverage(r, communities)
+    assert len(r.grids) == 8
+    got, want = metric(r.grids), metric(a)
+    for g in got:
+        assert max(shapely.area(shapely.intersection(g, want)) / shapely.area(shapely.union(g, want))) > 0.999
+    assert r.grids["base_id"].notna().all()
+    assert r.report["summary"]["slivers_absorbed"] == 0
+
+
+@pytest.mark.parametrize("base", ["A", "B"])
+def test_layer_shifted_two_metres_leaves_no_slivers(communities, base):
+    r = merge_layers(communities, {"A": layer(quads(), "A"), "B": layer(quads(2.0, 2.0), "B")}, base=base)
+    assert_valid_coverage(r, communities)
+    assert r.report["summary"]["slivers_left"] == 0
+    assert len(r.grids) == 8
+    assert r.report["base"] == {"department": base, "chosen_by": "option", "agreement": r.report["base"]["agreement"]}
+    if base == "B":  # B's grids stop 2 m short of the west and south lines: those strips were absorbed
+        assert r.report["slivers_absorbed"]
+        assert all(s["into"] and s["into"].startswith("B:") for s in r.report["slivers_absorbed"])
+
+
+def test_a_hole_no_department_covers_is_reported(communities):
+    hole = box(X0 + 50, Y0 + 50, X0 + 120, Y0 + 120)
+    holed = [shapely.difference(g, hole) for g in quads()]
+    r = merge_layers(communities, {"A": layer(holed, "A"), "B": layer(holed, "B")})
+    assert_valid_coverage(r, communities)
+    (gap,) = r.report["uncovered"]
+    assert gap["community_code"] == "C1" and gap["area_m2"] == pytest.approx(70 * 70, rel=1e-3)
+    assert {g["department"] for g in r.report["department_gaps"]} == {"A", "B"}
+    assert (r.grids["source"] == "gap").sum() == 1
+
+
+def test_a_hole_in_one_layer_is_filled_from_the_other(communities):
+    hole = box(X0 + 50, Y0 + 50, X0 + 120, Y0 + 120)
+    holed = [shapely.difference(g, hole) for g in quads()]
+    r = merge_layers(communities, {"A": layer(holed, "A"), "B": layer(quads(), "B")}, base="A")
+    assert_valid_coverage(r, communities)
+    assert r.report["uncovered"] == []
+    assert [g["department"] for g in r.report["department_gaps"]] == ["A"]
+    assert "B:B0" in set(r.grids["source"])
+
+
+def test_a_grid_crossing_a_community_line_is_clipped_and_reported(communities):
+    geoms = quads()
+    geoms[2] = box(X0 + 200, Y0, X0 + 500, Y0 + 200)  # reaches 100 m into C2 ...
+    geoms[4] = box(X0 + 500, Y0, X0 + 600, Y0 + 200)  # ... where A's own C2 grid leaves room
+    r = merge_layers(communities, {"A": layer(geoms, "A"), "B": layer(quads(), "B")}, base="A")
+    assert_valid_coverage(r, communities)
+    (cross,) = r.report["crossing_community_lines"]
+    assert cross["department_grid_id"] == "A2"
+    assert cross["communities"] == {"C1": pytest.approx(40000, rel=1e-6), "C2": pytest.approx(20000, rel=1e-6)}
+    pieces = r.grids[r.grids["source"] == "A:A2"]
+    assert sorted(pieces["community_code"]) == ["C1", "C2"]  # cut in two along the line
+    assert r.report["overlaps"] == []
+
+
+def test_overlaps_inside_a_layer_are_reported_and_resolved(communities):
+    geoms = quads()
+    geoms[0] = box(X0, Y0, X0 + 230, Y0 + 200)  # overlaps A2 by 30 m
+    r = merge_layers(communities, {"A": layer(geoms, "A"), "B": layer(quads(), "B")}, base="A")
+    assert_valid_coverage(r, communities)
+    (o,) = r.report["overlaps"]
+    assert o["department_grid_ids"] == ["A0", "A2"] and o["area_m2"] == pytest.approx(6000, rel=1e-6)
+
+
+def test_an_invalid_ring_is_repaired_and_reported(communities):
+    geoms = quads()
+    x, y = X0, Y0
+    geoms[0] = shapely.Polygon([(x, y), (x + 200, y + 200), (x + 200, y), (x, y + 200)])  # bow-tie
+    r = merge_layers(communities, {"A": layer(geoms, "A"), "B": layer(quads(), "B")})
+    assert_valid_coverage(r, communities)
+    (rep,) = r.report["repairs"]
+    assert rep["department"] == "A" and rep["department_grid_id"] == "A0" and "Self-intersection" in rep["problem"]
+
+
+def test_an_empty_layer_is_a_clear_error(communities):
+    empty = gpd.GeoDataFrame({"dept_id": []}, geometry=gpd.GeoSeries([], crs=4490))
+    with pytest.raises(VectorInputError, match="layer 城管: contains no features"):
+        merge_layers(communities, {"综治": layer(quads(), "A"), "城管": empty})
+
+
+def test_one_layer_is_not_enough(communities):
+    with pytest.raises(ValueError, match="at least two"):
+        merge_layers(communities, {"A": layer(quads(), "A")})
+
+
+def test_id_field_falls_back_to_code_then_position(communities):
+    r = merge_layers(communities, {"A": layer(quads(), "A", "code"), "B": frame(quads(1, 0))}, base="B")
+    assert r.report["id_fields"] == {"A": "code", "B": "feature position"}
+    assert set(r.crosswalk.loc[r.crosswalk["department"] == "B", "department_grid_id"]) == {str(i) for i in range(8)}
+
+
+def test_crosswalk_accounts_for_every_department_grid(communities):
+    geoms = quads(7.0, -3.0)
+    geoms.append(box(X0 + 300, Y0 + 300, X0 + 500, Y0 + 600))  # half outside the communities, across C1/C2
+    r = merge_layers(communities, {"A": layer(quads(), "A"), "B": layer(geoms, "B")})
+    cw = r.crosswalk
+    assert list(cw.columns) == ["department", "department_grid_id", "grid_index", "grid_code", "shared_area_m2",
+                                "share_of_department_grid", "share_of_unified_grid", "shared_households"]
+    comm_union = shapely.union_all(metric(communities))
+    for dept, gdf in (("B", layer(geoms, "B")),):
+        for gid, g in zip(gdf["dept_id"], metric(gdf)):
+            inside = shapely.area(shapely.intersection(g, comm_union))
+            got = cw.loc[(cw["department"] == dept) & (cw["department_grid_id"] == gid), "shared_area_m2"].sum()
+            assert got == pytest.approx(inside, rel=1e-3)
+    assert all(v["max_relative_error"] < 1e-3 for v in r.report["crosswalk_completeness"].values())
+    shares = cw.groupby(["department", "department_grid_id"])["share_of_department_grid"].sum()
+    assert np.allclose(shares, 1.0, atol=1e-3)
+    outside = {o["department_grid_id"]: o["area_outside_m2"] for o in r.report["outside_communities"]}
+    assert outside["B8"] == pytest.approx(200 * 200, rel=1e-3)
+    assert any(s["department_grid_id"] == "B8" for s in r.report["split_department_grids"])
+
+
+def buildings_grid(n_side: int, x0: float, y0: float, span: float) -> list:
+    step = span / n_side
+    return [box(x0 + i * step + 2, y0 + j * step + 2, x0 + (i + 1) * step - 2, y0 + (j + 1) * step - 2)
+            for i in range(n_side) for j in range(n_side)]
+
+
+def test_size_rule_merges_small_and_splits_large_without_cutting_buildings(communities):
+    # C1: 8 x 8 buildings of 10 households per quadrant (640: over the maximum, split in two);
+    # C2: 5 x 5 buildings of 5 households per quadrant (125: under the minimum, merged).
+    c1 = buildings_grid(16, X0, Y0, 400)
+    c2 = buildings_grid(10, X0 + 400, Y0, 400)
+    # One building straddling the A0/A1 edge (y = Y0 + 200) in C1.
+    straddler = box(X0 + 150, Y0 + 190, X0 + 170, Y0 + 215)
+    c1 = [f for f in c1 if not f.intersects(straddler)]
+    b = frame(c1 + c2 + [straddler], households=[10] * len(c1) + [5] * len(c2) + [10], population=[30] * (len(c1) + len(c2) + 1))
+    r = merge_layers(communities, {"A": layer(quads(), "A"), "B": layer(quads(), "B")}, buildings=b, rules=Limits(300, 500))
+    assert_valid_coverage(r, communities)
+    g = r.grids
+    assert (g["households"] <= 500).all() and (g["households"] >= 300).all()
+    assert g["households"].sum() == 10 * len(c1) + 5 * 100 + 10
+    assert (g.loc[g["community_code"] == "C2", "households"] == 500).all()
+    assert g.loc[g["community_code"] == "C1", "source"].str.startswith("split of ").any()
+    assert r.report["size_rule"]["undersized_merged"] and r.report["size_rule"]["oversized_split"]
+    # No building footprint is shared by two grids.
+    grids, fps = metric(g), metric(b)
+    a, k = shapely.STRtree(grids).query(fps, predicate="intersects")
+    shared = shapely.area(shapely.intersection(fps[a], grids[k])) > 1e-3
+    assert np.bincount(a[shared], minlength=len(fps)).max() == 1
+    assert r.crosswalk.groupby("department")["shared_households"].sum().tolist() == [g["households"].sum()] * 2
