@@ -26,7 +26,7 @@ ESTIMATE_RULE = (
 def _numeric(buildings: gpd.GeoDataFrame, name: str) -> np.ndarray:
     if name not in buildings:
         return np.full(len(buildings), np.nan)
-    values = pd.to_numeric(buildings[name], errors="coerce").to_numpy(dtype=float)
+    values = pd.to_numeric(buildings[name], errors="coerce").to_numpy(dtype=float, copy=True)
     values[values < 0] = np.nan
     return values
 

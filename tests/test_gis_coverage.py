@@ -1,0 +1,74 @@
+"""gis.coverage and gis.metrics: faces from linework, shared edges, coverage problems, partition figures."""
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+
+from gis.coverage import coverage_problems, polygon_faces, shared_edges
+from gis.metrics import coefficient_of_variation, partition_quality, polsby_popper, share_on_lines, share_within
+
+
+def test_faces_tile_region_with_hole_and_drop_the_hole():
+    region = shapely.box(0, 0, 10, 10).difference(shapely.box(4, 4, 6, 6))
+    lines = [shapely.LineString([(5, -1), (5, 11)]), shapely.LineString([(-1, 2), (11, 2)])]
+    faces = polygon_faces(region, lines)
+    assert len(faces) == 4
+    assert coverage_problems(faces, region)["ok"]
+    assert shapely.union_all(faces).equals(region)
+
+
+def test_faces_ignore_dangles_and_lines_outside():
+    region = shapely.box(0, 0, 10, 10)
+    lines = [shapely.LineString([(2, 5), (8, 5)]), shapely.LineString([(20, 20), (30, 30)])]
+    faces = polygon_faces(region, lines)
+    assert len(faces) == 1 and faces[0].equals(region)
+
+
+def test_shared_edges_skip_corner_contacts():
+    polys = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(2, 1, 3, 2)]
+    i, j, length = shared_edges(polys)
+    assert list(zip(i.tolist(), j.tolist())) == [(0, 1)]
+    assert length.tolist() == [1.0]
+
+
+def test_coverage_problems_finds_overlap_gap_and_outside():
+    region = shapely.box(0, 0, 2, 1)
+    overlap = coverage_problems([shapely.box(0, 0, 1.2, 1), shapely.box(1, 0, 2, 1)], region)
+    assert not overlap["ok"] and overlap["overlap_area"] == pytest.approx(0.2) and overlap["invalid_edges"] == 2
+    gap = coverage_problems([shapely.box(0, 0, 0.9, 1), shapely.box(1, 0, 2, 1)], region)
+    assert not gap["ok"] and gap["gap_area"] == pytest.approx(0.1)
+    outside = coverage_problems([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2.5, 1)], region)
+    assert not outside["ok"] and outside["outside_area"] == pytest.approx(0.5)
+    multi = coverage_problems([shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(1.5, 0, 2, 1)]),
+                               shapely.box(1, 0, 1.5, 1)], region)
+    assert not multi["ok"] and multi["not_single"] == 1
+
+
+def test_coverage_problems_flags_unmatched_vertices():
+    # Same area, no gap, but the left square lacks the vertex at (1, 0.5) that the right side has.
+    left = shapely.box(0, 0, 1, 1)
+    right = shapely.Polygon([(1, 0), (2, 0), (2, 1), (1, 1), (1, 0.5)])
+    top = coverage_problems([left, right], shapely.box(0, 0, 2, 1))
+    assert top["gap_area"] == 0 and top["overlap_area"] == pytest.approx(0)
+    assert not top["coverage_valid"] and top["invalid_edges"] == 2 and not top["ok"]
+
+
+def test_metrics_known_values():
+    assert polsby_popper([shapely.box(0, 0, 1, 1)])[0] == pytest.approx(np.pi / 4)
+    assert coefficient_of_variation([1, 1, 1]) == 0
+    assert coefficient_of_variation([1, 3]) == pytest.approx(0.5)
+    assert share_within([100, 300, 400, 600], 300, 500) == 0.5
+    edges = shapely.LineString([(0, 0), (10, 0)])
+    assert share_on_lines(edges, [shapely.LineString([(0, 0.5), (4, 0.5)])], 1.0) == pytest.approx((4 + np.sqrt(0.75)) / 10, rel=1e-3)
+
+
+def test_partition_quality_counts_only_internal_edges():
+    left, right = shapely.box(120, 30, 120.01, 30.01), shapely.box(120.01, 30, 120.02, 30.01)
+    polys = gpd.GeoSeries([left, right], crs=4490)
+    road = gpd.GeoSeries([shapely.LineString([(120.01, 29.9), (120.01, 30.1)])], crs=4490)
+    q = partition_quality(polys, [300, 700], 300, 500, lines=road)
+    assert q["share_within"] == 0.5
+    assert q["share_on_lines"] == pytest.approx(1.0)
+    assert 0.7 < q["polsby_popper_mean"] < 0.8
+    assert q["internal_boundary_km"] == pytest.approx(1.11, abs=0.02)
