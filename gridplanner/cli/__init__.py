@@ -16,3 +16,5 @@ from gridplanner.cli import db as _db  # noqa: E402,F401
 from gridplanner.cli import importing as _importing  # noqa: E402,F401
 from gridplanner.cli import serve as _serve  # noqa: E402,F401
 from gridplanner.cli import merge as _merge  # noqa: E402,F401
+from gridplanner.cli import plan as _plan  # noqa: E402,F401
+from gridplanner.cli import codes as _codes  # noqa: E402,F401
