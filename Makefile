@@ -10,6 +10,7 @@ demo: setup
 	$(VENV)/gridplanner demo
 
 test: setup
+	$(VENV)/gridplanner db start
 	$(VENV)/python -m pytest -n 2 -q
 
 db-start: setup

@@ -7,12 +7,14 @@ with a system PostgreSQL. PostgreSQL refuses to run as root, so when we are root
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import os
 import pwd
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,8 +114,20 @@ class Cluster:
         res = subprocess.run(_cmd([str(pg_bindir() / "pg_ctl"), "-D", str(self.data_dir), "status"]), capture_output=True, text=True)
         return res.returncode == 0
 
+    @contextmanager
+    def _locked(self):
+        # Several processes (pytest workers, a CLI and a server) may start the cluster at once: one at a time.
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.home / "cluster.lock", "w") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            yield
+
     def start(self) -> None:
         """Initialise if needed, start if not running, and make sure the database and PostGIS exist."""
+        with self._locked():
+            self._start()
+
+    def _start(self) -> None:
         self.init()
         if not self.running():
             self.log_file.touch()
