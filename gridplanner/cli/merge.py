@@ -14,7 +14,7 @@ from gis.errors import VectorInputError
 from gis.io import DRIVERS, read_vector, write_vector
 from gridplanner.cli import app
 from gridplanner.merging import merge_layers
-from gridplanner.merging.sizing import Limits
+from gridplanner.planning import SizeRule
 
 out = Console()
 err = Console(stderr=True)
@@ -38,10 +38,9 @@ def merge(
     crosswalk: Annotated[Path, typer.Option(help="Crosswalk CSV: department grid -> unified grid.", show_default=False)],
     report: Annotated[Optional[Path], typer.Option(help="Conflict report (JSON).")] = None,
     base: Annotated[Optional[str], typer.Option(help="Department whose edges win (default: the one agreeing most with the others).")] = None,
-    buildings: Annotated[Optional[Path], typer.Option(help="Buildings with households: enables the size rule.")] = None,
+    buildings: Annotated[Optional[Path], typer.Option(help="Buildings (households, population, floors, use): enables the size rule.")] = None,
     id_field: Annotated[Optional[str], typer.Option(help="Field holding each department grid's id (default: dept_id, id or code).")] = None,
     code_field: Annotated[str, typer.Option(help="Community code field.")] = "code",
-    households_field: Annotated[str, typer.Option(help="Buildings' households field.")] = "households",
     sliver_area: Annotated[float, typer.Option(help="Pieces smaller than this (m²) are slivers.")] = 50.0,
     sliver_width: Annotated[float, typer.Option(help="Pieces thinner than this (m) are slivers.")] = 3.0,
     min_households: Annotated[int, typer.Option(help="Size rule: fewest households per grid.")] = 300,
@@ -73,8 +72,7 @@ def merge(
 
             result = merge_layers(
                 comm, layers, base=base, id_field=id_field, sliver_area_m2=sliver_area, sliver_width_m=sliver_width,
-                buildings=bld, rules=Limits(min_households, max_households), code_field=code_field,
-                households_field=households_field, progress=progress,
+                buildings=bld, rules=SizeRule(min_households, max_households), code_field=code_field, progress=progress,
             )
     except (VectorInputError, ValueError) as exc:
         err.print(f"[red]error:[/] {exc}\n[red]nothing was written.[/]")

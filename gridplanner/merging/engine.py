@@ -20,11 +20,16 @@ from gridplanner.merging.agreement import agreement, best_iou, choose_base
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
 from gridplanner.merging.geometry import containing_index, polygon_parts, widths
 from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
+from gridplanner.merging.split import split_oversized
+from gridplanner.planning import SizeRule, estimate_households
+from gridplanner.planning.community import BASIC
 
 #: A unified grid keeps a base grid's identity when their intersection-over-union reaches this.
 IDENTITY_IOU = 0.9
-#: Grid type written on every unified grid (dedicated grids are drawn by the division engine, not merged).
-GRID_TYPE = "综合网格"
+#: Gaps narrower than this (m) between grids of different communities are rounding, closed by the final clean.
+ROUNDING_GAP_M = 0.01
+#: Grid type of every unified grid: the division engine's basic (comprehensive) grid.
+GRID_TYPE = BASIC
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,19 +52,19 @@ def merge_layers(
     sliver_area_m2: float = 50.0,
     sliver_width_m: float = 3.0,
     buildings: gpd.GeoDataFrame | None = None,
-    rules=None,
+    rules: SizeRule | None = None,
     code_field: str = "code",
     progress: Progress | None = None,
-    households_field: str = "households",
-    population_field: str = "population",
 ) -> MergeResult:
     """Merge department grid ``layers`` (name -> polygons) into one valid coverage of ``communities``.
 
     The ``base`` layer's edges win where layers disagree (default: the layer agreeing most with the others).
     Areas the base leaves bare are filled from the other layers, best-agreeing first, and what no layer covers
     becomes a ``gap`` grid. Slivers (under ``sliver_area_m2`` or thinner than ``sliver_width_m``) go to the
-    neighbour with the longest shared border. With ``buildings`` (a ``households_field`` per building) the size
-    rule ``rules`` (min/max/target households; default 300–500) is enforced and no building is split.
+    neighbour with the longest shared border. With ``buildings`` (households, population, floors, use: read as
+    the division engine reads them) the size rule ``rules`` (default 300–500 households) is enforced: no
+    building is split, small grids join the neighbour with the longest shared border, and large ones are split
+    by the division engine (:func:`gridplanner.planning.divide`).
     """
     progress = progress or (lambda step, done, total: None)
     if len(layers) < 2:
@@ -100,8 +105,8 @@ def merge_layers(
         report["crossing_community_lines"] += crossing
         report["outside_communities"] += outside
 
-    bld = _buildings(buildings, crs, households_field, population_field)
-    limits = sizing.Limits.of(rules)
+    bld, bld_table = _buildings(buildings, crs)
+    rule = rules or SizeRule()
     bld_comm = containing_index(bld.points(), comm_geoms) if bld is not None else None
     groups = {n: _by_community(clips[n].community, len(comm_geoms)) for n in prepared}
 
@@ -124,9 +129,7 @@ def merge_layers(
             here = bld.subset(bld_comm == c)
             moved_buildings += sizing.keep_buildings_whole(pieces, community, here)
             slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
-            merges += _tag(sizing.merge_undersized(pieces, here, limits), codes[c])
-            splits += _tag(sizing.split_oversized(pieces, community, here, limits, split_piece), codes[c])
-            slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
+            merges += _tag(sizing.merge_undersized(pieces, here, rule), codes[c])
         out_geoms += pieces.geoms
         out_labels += pieces.labels
         out_comm += [c] * len(pieces.geoms)
@@ -134,6 +137,15 @@ def merge_layers(
 
     grids = np.array(out_geoms, dtype=object)
     grid_comm = np.array(out_comm, dtype=int)
+    if bld is not None:
+        progress("splitting large grids", 0, 1)
+        grids, grid_comm, out_labels, splits, more = _split(grids, grid_comm, out_labels, comm_geoms, codes, bld, bld_table,
+                                                            rule, crs, sliver_area_m2, sliver_width_m)
+        slivers += more
+        progress("splitting large grids", 1, 1)
+    if len(grids) and not shapely.coverage_is_valid(grids):
+        # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
+        grids, grid_comm, out_labels = _reclean(grids, grid_comm, out_labels)
     progress("crosswalk", 0, len(prepared))
     result_grids, point_grid = _grid_table(grids, grid_comm, out_labels, codes, bld, prepared[base_name], crs)
     tree = shapely.STRtree(grids)
@@ -153,8 +165,8 @@ def merge_layers(
     report["split_department_grids"] = _mapped_to_several(crosswalk, sliver_area_m2)
     report["size_rule"] = {
         "applied": bld is not None,
-        "min_households": limits.min_households,
-        "max_households": limits.max_households,
+        "min_households": rule.min_households,
+        "max_households": rule.max_households,
         "buildings_kept_whole": moved_buildings,
         "undersized_merged": merges,
         "oversized_split": splits,
@@ -164,21 +176,60 @@ def merge_layers(
     return MergeResult(result_grids, crosswalk, report)
 
 
-def split_piece(geom, buildings: sizing.Buildings, parts: int, limits: sizing.Limits) -> list:
-    """Split one oversized unified grid into about ``parts`` grids of similar households."""
-    return sizing.split_in_strips(geom, buildings, parts, limits)
-
-
-def _buildings(gdf, crs: CRS, households_field: str, population_field: str) -> sizing.Buildings | None:
+def _buildings(gdf, crs: CRS) -> tuple[sizing.Buildings | None, gpd.GeoDataFrame | None]:
+    """Checked buildings (EPSG:4490) and their working copy with households as the division engine counts them."""
     if gdf is None:
-        return None
-    if households_field not in gdf.columns:
-        raise VectorInputError("buildings", f"has no field {households_field!r} (fields: {list(gdf.columns)})")
-    data = check_features(gdf, "buildings", POLYGON_OR_POINT).data
-    hh = pd.to_numeric(data[households_field], errors="coerce").fillna(0).to_numpy(dtype=float)
-    pop = (pd.to_numeric(data[population_field], errors="coerce").fillna(0).to_numpy(dtype=float)
-           if population_field in data.columns else np.zeros(len(data)))
-    return sizing.Buildings(data.to_crs(crs).geometry.values.to_numpy(), hh, pop)
+        return None, None
+    data = check_features(gdf, "buildings", POLYGON_OR_POINT).data.reset_index(drop=True)
+    households, population, _ = estimate_households(data)
+    geoms = data.to_crs(crs).geometry.values.to_numpy()
+    return sizing.Buildings(geoms, households.astype(float), population.astype(float), np.arange(len(data))), data
+
+
+def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, crs, min_area, min_width):
+    """Grids over the maximum replaced by the division engine's grids; their communities re-cleaned."""
+    households, _, _ = sizing.households_in(grids, bld)
+    point_grid = containing_index(bld.points(), grids)
+    new, reasons = split_oversized(grids, households, point_grid, bld_table, bld.rows, rule, crs)
+    splits = [
+        {"community_code": codes[grid_comm[i]], "grid": labels[i], "households": int(households[i]),
+         "into": len(new.get(i, [None])), **({"division_engine": reasons[i]} if i in reasons else {})}
+        for i in np.flatnonzero(households > rule.max_households)
+    ]
+    if not new:
+        return grids, grid_comm, labels, splits, []
+    out_geoms, out_labels, out_comm, slivers = [], [], [], []
+    touched = {int(grid_comm[i]) for i in new}
+    for c in range(len(comm_geoms)):
+        mine = np.flatnonzero(grid_comm == c)
+        if c not in touched:
+            out_geoms += list(grids[mine])
+            out_labels += [labels[i] for i in mine]
+            out_comm += [c] * len(mine)
+            continue
+        geoms, names = [], []
+        for i in mine:
+            parts = new.get(int(i), [grids[i]])
+            geoms += list(parts)
+            names += [labels[i] if len(parts) == 1 else _split_label(labels[i])] * len(parts)
+        # The division engine works in lon/lat: settle the round trip's rounding on shared edges.
+        cleaned, index = polygon_parts(shapely.coverage_clean(np.array(geoms, dtype=object), gap_width=min_width))
+        pieces = asm.Pieces(list(cleaned), [names[k] for k in index])
+        slivers += _tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
+        out_geoms += pieces.geoms
+        out_labels += pieces.labels
+        out_comm += [c] * len(pieces.geoms)
+    return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, splits, slivers
+
+
+def _reclean(grids, grid_comm, labels):
+    """All grids edge-matched by GEOS's coverage cleaner; only rounding-size gaps are closed."""
+    cleaned, index = polygon_parts(shapely.coverage_clean(grids, gap_width=ROUNDING_GAP_M))
+    return cleaned, grid_comm[index], [labels[k] for k in index]
+
+
+def _split_label(label: str) -> str:
+    return label if label.startswith("split of ") else f"split of {label}"
 
 
 def _by_community(community: np.ndarray, n: int) -> list[np.ndarray]:
