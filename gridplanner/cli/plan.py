@@ -17,7 +17,7 @@ from gridplanner.cli import app
 from gridplanner.planning import SizeRule, divide
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 PathOpt = Optional[Path]
 
