@@ -18,3 +18,4 @@ from gridplanner.cli import serve as _serve  # noqa: E402,F401
 from gridplanner.cli import merge as _merge  # noqa: E402,F401
 from gridplanner.cli import plan as _plan  # noqa: E402,F401
 from gridplanner.cli import codes as _codes  # noqa: E402,F401
+from gridplanner.cli import sample as _sample  # noqa: E402,F401
