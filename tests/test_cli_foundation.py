@@ -14,7 +14,12 @@ runner = CliRunner()
 def test_db_status_reports_versions(test_database_url):
     res = runner.invoke(app, ["db", "status"])
     assert res.exit_code == 0, res.output
-    assert "PostGIS 3." in res.output and "schema revision 0001" in res.output
+    from alembic.script import ScriptDirectory
+
+    from gridplanner.store.database import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert "PostGIS 3." in res.output and f"schema revision {head}" in res.output
 
 
 def test_import_reports_counts(committed_db, tmp_path):

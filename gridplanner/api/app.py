@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from gridplanner import __version__
+from sqlalchemy.exc import OperationalError
+
+from gridplanner import __version__, jobs
 from gridplanner.api import errors
-from gridplanner.api.routes import health, store_views
+from gridplanner.api.routes import health, plans, store_views
 from gridplanner.settings import get_settings
 
 API_PREFIX = "/api/v1"
+log = logging.getLogger(__name__)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI):
+    try:
+        stale = jobs.fail_interrupted()
+        if stale:
+            log.warning("marked %d jobs interrupted by the last shutdown as failed", stale)
+    except OperationalError as exc:  # the database may come up later; requests recover by themselves
+        log.warning("database not reachable at start-up: %s", exc)
+    yield
 
 
 def create_app() -> FastAPI:
     app = FastAPI(
+        lifespan=lifespan,
         title="Gridplanner 网格规划 API",
         version=__version__,
         description="Community governance grids (网格化服务管理): planning, 多网合一, codes, staffing, incidents, map layers.",
@@ -24,6 +42,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(store_views.router, prefix=API_PREFIX)
+    app.include_router(plans.router, prefix=API_PREFIX)
     # Mounted last so it never shadows an API route; node_modules inside web/ serves the npm libraries locally.
     app.mount("/", StaticFiles(directory=get_settings().web_dir, html=True), name="web")
     return app

@@ -1,0 +1,150 @@
+"""Grid plans in the store: drafts are planned and edited, publishing is atomic, the published plan is never
+changed in place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+
+import numpy as np
+import shapely
+from geoalchemy2.elements import WKBElement
+from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.orm import Session
+
+from gridplanner.planning import SizeRule, divide
+from gridplanner.store import frames
+from gridplanner.store import models as m
+
+
+class PlanError(ValueError):
+    """A plan operation that is not allowed (planning a published plan, publishing an empty one ...)."""
+
+
+def published_plan(session: Session) -> m.GridPlan | None:
+    return session.execute(select(m.GridPlan).where(m.GridPlan.status == "published")).scalar_one_or_none()
+
+
+def create_draft(session: Session, name: str, *, from_published: bool = True, actor: str = "system") -> m.GridPlan:
+    """A new draft; by default a copy of the published plan's grids, so re-planning one community leaves the
+    others as they are."""
+    base = published_plan(session) if from_published else None
+    plan = m.GridPlan(name=name, status="draft", based_on_id=base.id if base else None, created_by=actor, settings={}, report={})
+    session.add(plan)
+    session.flush()
+    if base is not None:
+        cols = "code, name, type, dedicated_kind, community_code, households, population, area_m2, building_count, source, geom"
+        session.execute(text(f"INSERT INTO grids (plan_id, {cols}) SELECT :new, {cols} FROM grids WHERE plan_id = :old ORDER BY id"), {"new": plan.id, "old": base.id})
+    _audit(session, actor, "create draft", plan.id, {"name": name, "based_on": plan.based_on_id})
+    return plan
+
+
+def _draft(session: Session, plan_id: int) -> m.GridPlan:
+    plan = session.get(m.GridPlan, plan_id)
+    if plan is None:
+        raise LookupError(f"no plan {plan_id}")
+    if plan.status != "draft":
+        raise PlanError(f"plan {plan_id} is {plan.status}; only drafts can be changed")
+    return plan
+
+
+def size_rules(min_households: int = 300, max_households: int = 500, rural_min: int | None = None, rural_max: int | None = None) -> dict[str, SizeRule]:
+    """Rules by community class; rural defaults to ~300 households (250–350) unless given."""
+    return {
+        "urban": SizeRule(min_households, max_households),
+        "rural": SizeRule(rural_min if rural_min is not None else 250, rural_max if rural_max is not None else 350),
+    }
+
+
+def divide_into_draft(
+    session: Session,
+    plan_id: int,
+    *,
+    communities: list[str] | None = None,
+    rules: dict[str, SizeRule] | SizeRule | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    actor: str = "system",
+) -> dict:
+    """Plan ``communities`` (default: all) into draft ``plan_id``, replacing their grids there; returns the report."""
+    plan = _draft(session, plan_id)
+    comm = frames.communities_frame(session, communities)
+    if communities:
+        missing = sorted(set(communities) - set(comm["code"]))
+        if missing:
+            raise LookupError(f"unknown communities: {missing}")
+    if comm.empty:
+        raise PlanError("there are no communities to plan: import communities first")
+    rules = rules or size_rules()
+    result = divide(
+        comm,
+        frames.buildings_frame(session, communities),
+        roads=_or_none(frames.lines_frame(session, "road")),
+        rivers=_or_none(frames.lines_frame(session, "river")),
+        dedicated=_or_none(frames.dedicated_frame(session)),
+        rules=rules,
+        progress=progress,
+    )
+    codes = comm["code"].tolist()
+    session.execute(text("DELETE FROM grids WHERE plan_id = :p AND community_code = ANY(:c)"), {"p": plan_id, "c": codes})
+    write_grids(session, plan_id, result.grids, source="divide")
+    plan.report = result.report
+    plan.settings = {"communities": communities, "rules": {k: asdict(v) for k, v in rules.items()} if isinstance(rules, dict) else asdict(rules)}
+    _audit(session, actor, "divide", plan_id, {"communities": len(codes), "grids": len(result.grids)})
+    return result.report
+
+
+def _or_none(gdf):
+    return None if gdf is None or gdf.empty else gdf
+
+
+def write_grids(session: Session, plan_id: int, grids, *, source: str) -> int:
+    """Insert a GeoDataFrame of grids (planning or merging output) into ``plan_id``."""
+    if grids.empty:
+        return 0
+    g = grids.to_crs(m.SRID)
+    rows = []
+    for rec, wkb in zip(g.drop(columns=g.geometry.name).to_dict("records"), shapely.to_wkb(np.asarray(g.geometry.values))):
+        rows.append(
+            {
+                "plan_id": plan_id,
+                "code": rec.get("code"),
+                "name": rec.get("name"),
+                "type": rec.get("type") or "basic",
+                "dedicated_kind": rec.get("dedicated_kind"),
+                "community_code": rec["community_code"],
+                "households": int(rec.get("households") or 0),
+                "population": int(rec.get("population") or 0),
+                "area_m2": float(rec.get("area_m2") or 0.0),
+                "building_count": int(rec.get("buildings") or 0),
+                "source": rec.get("source") or source,
+                "geom": WKBElement(wkb, srid=m.SRID),
+            }
+        )
+    session.execute(insert(m.Grid.__table__), rows)
+    return len(rows)
+
+
+def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridPlan:
+    """Make draft ``plan_id`` the published plan, archiving the previous one, in one statement sequence that
+    the caller's transaction makes atomic; the row lock stops two publishes racing."""
+    plan = session.execute(select(m.GridPlan).where(m.GridPlan.id == plan_id).with_for_update()).scalar_one_or_none()
+    if plan is None:
+        raise LookupError(f"no plan {plan_id}")
+    if plan.status != "draft":
+        raise PlanError(f"plan {plan_id} is {plan.status}; only a draft can be published")
+    n = session.execute(select(func.count()).where(m.Grid.plan_id == plan_id)).scalar_one()
+    if n == 0:
+        raise PlanError(f"plan {plan_id} has no grids")
+    session.execute(text("LOCK TABLE grid_plans IN SHARE ROW EXCLUSIVE MODE"))
+    previous = published_plan(session)
+    if previous is not None:
+        session.execute(update(m.GridPlan).where(m.GridPlan.id == previous.id).values(status="archived", lock_version=m.GridPlan.lock_version + 1))
+    version = (session.execute(select(func.max(m.GridPlan.version))).scalar_one() or 0) + 1
+    plan.status, plan.version, plan.published_at = "published", version, func.now()
+    session.flush()
+    _audit(session, actor, "publish", plan_id, {"version": version, "previous": previous.id if previous else None, "grids": n})
+    return plan
+
+
+def _audit(session: Session, actor: str, action: str, plan_id: int, detail: dict) -> None:
+    session.add(m.AuditEntry(actor=actor, action=action, entity="grid_plan", entity_id=str(plan_id), detail=detail))

@@ -1,0 +1,128 @@
+"""Plans in the store: drafts, planning into a draft (also as a background job), atomic publish."""
+
+from __future__ import annotations
+
+import time
+
+import geopandas as gpd
+import pytest
+import shapely
+from sqlalchemy import text
+
+from gridplanner import plans
+from gridplanner.importing import import_file
+from gridplanner.store.database import session_scope
+from tests.helpers import X0, Y0, communities_gdf, write
+
+
+def _buildings(n_per_community=12, households=100) -> gpd.GeoDataFrame:
+    geoms, ids = [], []
+    for c in range(2):
+        for i in range(n_per_community):
+            x = X0 + c * 0.01 + 0.0008 + (i % 4) * 0.0024
+            y = Y0 + 0.001 + (i // 4) * 0.003
+            geoms.append(shapely.box(x, y, x + 0.0003, y + 0.0002))
+            ids.append(f"B{c}-{i}")
+    return gpd.GeoDataFrame({"building_id": ids, "households": households}, geometry=geoms, crs=4490)
+
+
+def _load(session, tmp_path):
+    import_file(session, "communities", write(communities_gdf(), tmp_path / "c.geojson"))
+    import_file(session, "buildings", write(_buildings(), tmp_path / "b.gpkg"))
+
+
+def test_divide_into_draft_tiles_each_community(db, tmp_path):
+    _load(db, tmp_path)
+    plan = plans.create_draft(db, "first")
+    report = plans.divide_into_draft(db, plan.id)
+    assert [c["community_code"] for c in report["communities"]] == ["330106001001", "330106001002"]
+    rows = db.execute(
+        text(
+            """SELECT g.community_code, count(*), sum(g.households),
+                      ST_Area(ST_SymDifference(ST_Union(g.geom), min(c.geom::text)::geometry)::geography) AS diff
+               FROM grids g JOIN communities c ON c.code = g.community_code
+               WHERE g.plan_id = :p GROUP BY g.community_code ORDER BY 1"""
+        ),
+        {"p": plan.id},
+    ).all()
+    assert [r[0] for r in rows] == ["330106001001", "330106001002"]
+    for code, n, hh, diff in rows:
+        assert n == 3 and hh == 1200  # 12 buildings x 100 households -> 3 grids of 400
+        assert diff < 1.0  # m²: the grids tile the community
+    # each building wholly inside exactly one grid
+    inside = db.execute(
+        text("SELECT count(*) FROM buildings b JOIN grids g ON g.plan_id = :p AND ST_CoveredBy(b.geom, g.geom)"), {"p": plan.id}
+    ).scalar_one()
+    assert inside == 24
+
+
+def test_publish_is_exclusive_and_drafts_copy_the_published_plan(db, tmp_path):
+    _load(db, tmp_path)
+    first = plans.create_draft(db, "first")
+    plans.divide_into_draft(db, first.id)
+    plans.publish(db, first.id)
+    assert (first.status, first.version) == ("published", 1)
+    with pytest.raises(plans.PlanError, match="only drafts can be changed"):
+        plans.divide_into_draft(db, first.id)
+
+    second = plans.create_draft(db, "second")
+    n_first = db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": first.id}).scalar_one()
+    assert db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": second.id}).scalar_one() == n_first
+    plans.divide_into_draft(db, second.id, communities=["330106001002"], rules=plans.size_rules(500, 700))
+    plans.publish(db, second.id)
+    statuses = dict(db.execute(text("SELECT id, status FROM grid_plans")).all())
+    assert statuses == {first.id: "archived", second.id: "published"}
+    assert db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": first.id}).scalar_one() == n_first  # untouched
+    with pytest.raises(plans.PlanError, match="only a draft can be published"):
+        plans.publish(db, second.id)
+
+
+def test_publish_refuses_an_empty_draft_and_unknown_plans(db):
+    plan = plans.create_draft(db, "empty")
+    with pytest.raises(plans.PlanError, match="has no grids"):
+        plans.publish(db, plan.id)
+    with pytest.raises(LookupError):
+        plans.publish(db, 987654)
+
+
+def test_unknown_community_is_an_error(db, tmp_path):
+    _load(db, tmp_path)
+    plan = plans.create_draft(db, "x")
+    with pytest.raises(LookupError, match="unknown communities"):
+        plans.divide_into_draft(db, plan.id, communities=["330106001009"])
+
+
+def test_plan_api_validation_and_conflicts(client, db, tmp_path):
+    _load(db, tmp_path)
+    res = client.post("/api/v1/plans", json={"name": "草案"})
+    assert res.status_code == 201
+    pid = res.json()["id"]
+    bad = client.post(f"/api/v1/plans/{pid}/divide", json={"min_households": 600, "max_households": 500})
+    assert bad.status_code == 422 and "greater than max_households" in bad.text
+    assert client.post(f"/api/v1/plans/{pid}/publish").status_code == 409  # no grids yet
+    assert client.get("/api/v1/plans/424242").status_code == 404
+
+
+def test_divide_job_reports_progress_until_done(committed_db, tmp_path):
+    """The API plans a draft as a background job, polled to completion; the published plan is untouched."""
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+
+    with session_scope() as s:
+        _load(s, tmp_path)
+    with TestClient(create_app()) as client:
+        pid = client.post("/api/v1/plans", json={"name": "job"}).json()["id"]
+        ref = client.post(f"/api/v1/plans/{pid}/divide", json={"min_households": 300, "max_households": 500})
+        assert ref.status_code == 202
+        deadline = time.monotonic() + 60
+        while True:
+            job = client.get(ref.json()["status_url"]).json()
+            if job["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert job["status"] == "done", job
+        assert (job["done"], job["total"]) == (2, 2)
+        fc = client.get(f"/api/v1/plans/{pid}/grids").json()
+        assert len(fc["features"]) == 6
+        assert client.post(f"/api/v1/plans/{pid}/publish").json()["status"] == "published"
