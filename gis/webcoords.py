@@ -153,7 +153,7 @@ def gcj02_to_bd09(lon, lat) -> tuple[Array, Array]:
 
 
 def _bd09_to_gcj02_approx(lon: Array, lat: Array) -> tuple[Array, Array]:
-    # Baidu's published inverse: accurate to a few decimetres, used as the starting point.
+    # Baidu's published inverse: off by up to ~0.2 m over China; the starting point of the iteration.
     x, y = lon - 0.0065, lat - 0.006
     z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
     theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
