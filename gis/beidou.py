@@ -232,3 +232,19 @@ def parent(code: str, level: int) -> str:
     if level > own:
         raise ValueError(f"{code!r} is level {own}; it has no parent at level {level}")
     return code.strip().upper()[: CODE_LENGTH[level]]
+
+
+def encode_geometries(geoms, level: int = 7) -> np.ndarray:
+    """The code of each geometry's representative point (``shapely.point_on_surface``, always inside it).
+
+    ``geoms`` are lon/lat (CGCS2000 or WGS84). Missing or empty geometries are refused.
+
+    >>> encode_geometries([shapely.box(116.31, 39.99, 116.32, 40.0)], 3).tolist()
+    ['N50J475']
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    bad = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if bad.any():
+        raise ValueError(f"geometry {int(np.flatnonzero(bad)[0])} is empty or missing: it has no location code")
+    points = shapely.point_on_surface(geoms)
+    return encode(shapely.get_x(points), shapely.get_y(points), level)

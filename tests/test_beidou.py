@@ -123,3 +123,17 @@ def test_bad_input_points_and_levels():
         encode(116.0, 39.0, 11)
     with pytest.raises(ValueError, match="no parent at level 5"):
         parent("N50J475", 5)
+
+
+def test_encode_geometries_uses_a_point_inside_each():
+    import shapely
+
+    from gis.beidou import encode_geometries
+
+    # A U shape whose centroid falls in the gap: the code must be of a cell the polygon covers.
+    u = shapely.Polygon([(116.0, 39.0), (116.3, 39.0), (116.3, 39.3), (116.2, 39.3), (116.2, 39.1), (116.1, 39.1), (116.1, 39.3), (116.0, 39.3)])
+    (code,) = encode_geometries([u], 5)
+    assert u.intersects(decode(code).polygon())
+    assert not u.contains(u.centroid)
+    with pytest.raises(ValueError, match="geometry 1 is empty"):
+        encode_geometries([u, shapely.Polygon()], 5)
