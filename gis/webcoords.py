@@ -9,7 +9,8 @@ CGCS2000 and WGS84 agree to well under a metre for mapping, so they are treated 
 use pyproj for real datum work. Points outside the rough China box (the usual ``out_of_china`` rule) are
 not offset, as the web maps themselves do.
 
-All functions take scalars or numpy arrays (broadcast together) and return arrays of float64.
+All functions take scalars or numpy arrays (broadcast together) and return float64 arrays (numpy
+scalars or 0-d arrays for scalar input: wrap in float() when a Python float is needed).
 """
 
 from __future__ import annotations
