@@ -55,6 +55,17 @@ async function loadCommunities() {
   renderSidebar();
 }
 
+// Grids of the published plan, coloured by whether households lie within the size rule (300–500 by default).
+async function loadGrids() {
+  const res = await fetch(`${API}/plans`);
+  if (!res.ok) return;
+  const published = (await res.json()).find((p) => p.status === "published");
+  if (!published) return;
+  const fc = await (await fetch(`${API}/plans/${published.id}/grids`)).json();
+  map.getSource("grids").setData(fc);
+  document.getElementById("figures").insertAdjacentHTML("beforeend", `<dt>${t("nGrids")}</dt><dd>${fmt(fc.features.length)}</dd>`);
+}
+
 async function checkHealth() {
   const el = document.getElementById("health");
   try {
@@ -68,12 +79,29 @@ async function checkHealth() {
 map.on("load", () => {
   map.addSource("communities", { type: "geojson", data: communities });
   map.addLayer({ id: "communities-fill", type: "fill", source: "communities", paint: { "fill-color": ["match", ["get", "class"], "rural", "#c8e6c9", "#bbdefb"], "fill-opacity": 0.6 } });
-  map.addLayer({ id: "communities-line", type: "line", source: "communities", paint: { "line-color": "#0f4c81", "line-width": 1.5 } });
+  map.addSource("grids", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+  map.addLayer({
+    id: "grids-fill", type: "fill", source: "grids",
+    paint: {
+      "fill-color": ["case", ["==", ["get", "type"], "dedicated"], "#b39ddb",
+        ["<", ["get", "households"], 300], "#ffe082", [">", ["get", "households"], 500], "#ef9a9a", "#a5d6a7"],
+      "fill-opacity": 0.55,
+    },
+  });
+  map.addLayer({ id: "grids-line", type: "line", source: "grids", paint: { "line-color": "#455a64", "line-width": 0.6 } });
+  map.addLayer({ id: "communities-outline", type: "line", source: "communities", paint: { "line-color": "#0f4c81", "line-width": 2 } });
+  map.on("click", "grids-fill", (e) => {
+    const p = e.features[0].properties;
+    new maplibregl.Popup().setLngLat(e.lngLat)
+      .setHTML(`<b>${p.code || t("noCode")}</b><br>${fmt(p.households)} ${t("households")} · ${fmt(p.buildings)} ${t("buildingsUnit")}<br>${t(p.type)}`)
+      .addTo(map);
+  });
   map.on("click", "communities-fill", (e) => {
+    if (map.queryRenderedFeatures(e.point, { layers: ["grids-fill"] }).length) return;
     const p = e.features[0].properties;
     new maplibregl.Popup().setLngLat(e.lngLat).setHTML(`<b>${p.name}</b><br>${p.code}<br>${fmt(p.households)} ${t("households")} · ${t(p.class)}`).addTo(map);
   });
-  loadCommunities();
+  loadCommunities().then(loadGrids);
 });
 
 document.getElementById("lang").onclick = () => {
