@@ -68,3 +68,12 @@ def test_decode_and_beidou():
     assert res.exit_code == 0 and '"level": 8' in res.output
     res = runner.invoke(app, ["codes", "decode", "N50J4"])
     assert res.exit_code == 1 and "length 5" in res.output
+
+
+def test_assign_writes_cgcs2000_whatever_the_input_crs(tmp_path):
+    write_grids(tmp_path / "g.gpkg")
+    gpd.read_file(tmp_path / "g.gpkg").to_crs(4549).to_file(tmp_path / "gk.gpkg")
+    res = runner.invoke(app, ["codes", "assign", "--grids", str(tmp_path / "gk.gpkg"), "--out", str(tmp_path / "a.geojson")])
+    assert res.exit_code == 0, res.output
+    coded = gpd.read_file(tmp_path / "a.geojson")
+    assert coded.crs.to_epsg() == 4490 and coded["code"].tolist() == [C + "001", C + "002", C + "901", C + "003"]

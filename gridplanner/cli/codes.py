@@ -14,6 +14,7 @@ from rich.markup import escape
 from gis import beidou
 from gis.errors import VectorInputError
 from gis.io import read_vector, write_vector
+from gis.validate import POLYGON, check_features
 from gis.webcoords import transform
 from gridplanner.cli import app
 from gridplanner.coding import CodeError, TemplateError, assign_codes, check_code_table, check_grid_codes, decode_code, rule_from_spec
@@ -65,14 +66,15 @@ def assign(
     """Give every grid a code by the rule; with --previous, matching grids keep theirs and changes are listed."""
     coding_rule = _rule(rule, set_)
     try:
-        data = read_vector(grids)
-        prev = read_vector(previous) if previous else None
+        checked = check_features(read_vector(grids), str(grids), POLYGON)
+        data = checked.data
+        prev = check_features(read_vector(previous), str(previous), POLYGON).data if previous else None
         retired_codes = _read_retired(retired) if retired else []
         result = assign_codes(data, coding_rule, previous=prev, retired=retired_codes, iou=iou, community_field=community_field,
                               source=str(grids), previous_source=str(previous))  # fmt: skip
     except (VectorInputError, CodeError, ValueError) as exc:
         _fail(exc)
-    write_vector(result.grids, out_path)
+    write_vector(result.grids, out_path)  # EPSG:4490: check_features returned the grids in storage CRS
     if lineage:
         lineage.parent.mkdir(parents=True, exist_ok=True)
         result.events_frame().to_csv(lineage, index=False)
@@ -82,6 +84,8 @@ def assign(
         out.print(f"  retired: {', '.join(result.retired)}")
     for warning in result.warnings:
         out.print(f"  [yellow]warning:[/] {escape(warning)}")
+    for rep in checked.repairs:
+        out.print(f"  [yellow]repaired:[/] {escape(rep.describe())}")
 
 
 def _read_retired(path: Path) -> list[str]:
