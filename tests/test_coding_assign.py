@@ -189,6 +189,9 @@ def test_lineage_frame_lists_each_pair():
     result = assign_codes(frame([first.geometry.iat[0], left, right]), previous=first)
     df = result.events_frame()
     assert df[df.kind == "split"][["from_code", "to_code"]].values.tolist() == [[C + "002", C + "003"], [C + "002", C + "004"]]
+    assert len(df[df.kind == "kept"]) == 1
+    stamped = result.events_frame(plan_version=7, date="2026-11-22")
+    assert (stamped["plan_version"] == 7).all() and (stamped["date"] == "2026-11-22").all()
 
 
 # --- bad input --------------------------------------------------------------------------------------

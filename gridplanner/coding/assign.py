@@ -57,15 +57,21 @@ class CodingResult:
     retired: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
 
-    def events_frame(self) -> pd.DataFrame:
+    def events_frame(self, *, plan_version: int | None = None, date: object = None) -> pd.DataFrame:
         """One row per (event, from code, to code) pair; an event with no from (new) or to (retired) code
-        has an empty string there, so every event shows up at least once."""
+        has an empty string there, so every event shows up at least once. ``plan_version`` and ``date``,
+        when given, fill columns of those names, ready to record."""
         rows = []
         for n, ev in enumerate(self.events):
             for src in ev.from_codes or ("",):
                 for dst in ev.to_codes or ("",):
                     rows.append({"event": n, "kind": ev.kind, "from_code": src, "to_code": dst, "communities": ",".join(ev.communities)})
-        return pd.DataFrame(rows, columns=["event", "kind", "from_code", "to_code", "communities"])
+        frame = pd.DataFrame(rows, columns=["event", "kind", "from_code", "to_code", "communities"])
+        if plan_version is not None:
+            frame["plan_version"] = plan_version
+        if date is not None:
+            frame["date"] = date
+        return frame
 
     def counts(self) -> dict[str, int]:
         """Number of events of each kind."""
