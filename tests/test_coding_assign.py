@@ -221,3 +221,29 @@ def test_bad_previous_grids_are_reported():
         assign_codes(lattice(2, 1), previous=first, retired=[C + "002"])
     with pytest.raises(VectorInputError, match="has no 'community_code' field"):
         assign_codes(lattice(2, 1).drop(columns="community_code"))
+
+
+def test_no_code_is_ever_issued_twice_over_many_replans():
+    rng = np.random.default_rng(5)
+    current = assign_codes(lattice(4, 3))
+    issued = set(current.grids["code"])
+    retired: set[str] = set()
+    for _ in range(12):
+        geoms = list(current.grids.geometry)
+        k = int(rng.integers(len(geoms)))
+        if rng.random() < 0.5 or len(geoms) < 3:
+            geoms[k : k + 1] = list(split_vertically(geoms[k]))
+        else:  # merge with the neighbour that shares the longest edge
+            shared = [shapely.length(shapely.intersection(geoms[k].boundary, g.boundary)) if i != k else 0 for i, g in enumerate(geoms)]
+            j = int(np.argmax(shared))
+            merged = shapely.union(geoms[k], geoms[j])
+            geoms = [g for i, g in enumerate(geoms) if i not in (k, j)] + [merged]
+        result = assign_codes(frame(geoms), previous=current.grids, retired=sorted(retired))
+        codes = set(result.grids["code"])
+        fresh = codes - set(current.grids["code"])
+        assert not fresh & issued, "a code was issued twice"
+        assert not codes & retired
+        issued |= fresh
+        retired |= set(result.retired)
+        assert len(codes) == len(result.grids)
+        current = result
