@@ -36,7 +36,7 @@ def test_import_bad_input_exits_2_and_writes_nothing(committed_db, tmp_path):
     path = write(gdf, tmp_path / "bad.geojson")
     res = runner.invoke(app, ["import", "communities", str(path)])
     assert res.exit_code == 2
-    assert "bad.geojson: feature 1 (3301060010): community code '3301060010' is not 12 digits" in res.output
+    assert "bad.geojson: feature 1 (3301060010): code '3301060010': a community code must be 12 digits" in res.output
     assert "nothing was imported" in res.output
     with committed_db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM communities")).scalar_one() == 0

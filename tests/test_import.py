@@ -135,20 +135,30 @@ def test_invalid_geometry_that_cannot_be_repaired(db, tmp_path):
 
 def test_duplicate_codes(db, tmp_path):
     msg = _bad(db, tmp_path, communities_gdf(codes=("330106001001", "330106001001")))
-    assert "feature 1 (330106001001): duplicate community code 330106001001 (also feature 0)" in msg
+    assert "feature 1 (330106001001): code '330106001001': duplicate of row 0" in msg
 
 
-@pytest.mark.parametrize("code", ["33010600100", "3301060010011", "33010600100A"])
-def test_malformed_codes(db, tmp_path, code):
+@pytest.mark.parametrize(
+    "code,reason",
+    [
+        ("33010600100", "a community code must be 12 digits"),
+        ("3301060010011", "a community code must be 12 digits"),
+        ("33010600100A", "a division code must be 12 digits"),
+        ("330106700001", "township part 700 is outside 001–599"),
+        ("330106001400", "community part 400 is outside 居委会 001–199 / 村委会 200–399"),
+        ("990106001001", "province part 99 is not a GB/T 2260 province"),
+    ],
+)
+def test_malformed_codes(db, tmp_path, code, reason):
     msg = _bad(db, tmp_path, communities_gdf(codes=("330106001001", code)))
-    assert f"feature 1 ({code}): community code '{code}' is not 12 digits" in msg
+    assert f"feature 1 ({code}): code '{code}': {reason}" in msg
 
 
 def test_code_not_under_its_street(db, tmp_path):
     gdf = communities_gdf()
     gdf["street_code"] = ["330106001", "330106002"]
     msg = _bad(db, tmp_path, gdf)
-    assert "community code 330106001002 does not sit under its street 330106002" in msg
+    assert "feature 1 (330106001002): code '330106001002': does not sit under its parent '330106002'" in msg
 
 
 def test_coordinates_outside_china(db, tmp_path):

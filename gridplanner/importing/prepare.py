@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pandas as pd
 from gis.errors import Problem, VectorInputError
 from gis.io import read_vector
 from gis.validate import LINE, POLYGON, POLYGON_OR_POINT, check_features
+from gridplanner.coding import check_code_table
 from gridplanner.importing.fields import resolve_fields
 
 KINDS = ("communities", "buildings", "roads", "rivers", "walls", "dedicated", "layer")
@@ -27,7 +27,6 @@ _DEDICATED_NAMES = {
 }
 _CLASS_NAMES = {"urban": "urban", "rural": "rural", "城镇": "urban", "城市": "urban", "社区": "urban", "农村": "rural", "乡村": "rural", "村": "rural"}
 LAYER_ID_FIELDS = ("dept_id", "id", "code")
-_CODE12 = re.compile(r"^\d{12}$")
 
 
 @dataclass
@@ -111,27 +110,15 @@ def _communities(raw: gpd.GeoDataFrame, source: str, mapping) -> Prepared:
     data, repairs = _check(raw, source, POLYGON, cols["code"])
     codes = _text(data[cols["code"]])
     names = _text(data[cols["name"]]) if "name" in cols else [None] * len(data)
-    problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    for i, code in enumerate(codes):
-        if code is None:
-            problems.append(Problem("missing community code", i))
-        elif not _CODE12.match(code):
-            problems.append(Problem(f"community code {code!r} is not 12 digits (统计用区划代码)", i, code))
-        elif code in seen:
-            problems.append(Problem(f"duplicate community code {code} (also feature {seen[code]})", i, code))
-        else:
-            seen[code] = i
     street = _text(data[cols["street_code"]]) if "street_code" in cols else [c[:9] if c else None for c in codes]
-    for i, (code, st) in enumerate(zip(codes, street)):
-        if code and _CODE12.match(code) and st and st != code[:9]:
-            problems.append(Problem(f"community code {code} does not sit under its street {st}", i, code))
+    # Structure (GB/T 2260 county, 街道/镇/乡 and 居委会/村委会 ranges), duplicates, and the street it sits under.
+    problems = check_code_table(codes, length=12, parents=street if "street_code" in cols else None, idents=codes)
     if problems:
         raise VectorInputError(source, problems)
 
     ur = _text(data[cols["urban_rural_code"]]) if "urban_rural_code" in cols else [None] * len(data)
     given = _text(data[cols["class"]]) if "class" in cols else [None] * len(data)
-    classes, notes = [], []
+    classes, notes, problems = [], [], []
     for i, (code, cls, urc) in enumerate(zip(codes, given, ur)):
         if cls is not None:
             if cls.lower() not in _CLASS_NAMES:

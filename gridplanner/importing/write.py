@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from gis.shapes import as_multi
+from gridplanner.coding.divisions import township_kind
 from gridplanner.importing.prepare import Prepared, prepare
 from gridplanner.store import models as m
 
@@ -91,19 +92,6 @@ def write_prepared(session: Session, prep: Prepared, *, replace: bool = False, a
     return report
 
 
-_TOWNSHIP_KINDS = ((1, 99, "街道"), (100, 199, "镇"), (200, 399, "乡"))
-
-
-def township_kind(street_code: str) -> str:
-    """街道 / 镇 / 乡 from the township segment of a 9-digit code (GB/T 10114).
-
-    >>> township_kind("330106101")
-    '镇'
-    """
-    seg = int(street_code[6:9])
-    return next((k for lo, hi, k in _TOWNSHIP_KINDS if lo <= seg <= hi), "其他")
-
-
 def _write_communities(session: Session, prep: Prepared, report: ImportReport, replace: bool) -> None:
     d = prep.data
     if replace:
@@ -112,7 +100,7 @@ def _write_communities(session: Session, prep: Prepared, report: ImportReport, r
         stmt = pg_insert(m.District).values(code=code, name=name or code)
         session.execute(stmt.on_conflict_do_update(index_elements=["code"], set_={"name": stmt.excluded.name}) if name else stmt.on_conflict_do_nothing())
     for code, name in d.groupby("street_code", sort=True)["street_name"].first().items():
-        stmt = pg_insert(m.Street).values(code=code, name=name or code, kind=township_kind(code), district_code=code[:6])
+        stmt = pg_insert(m.Street).values(code=code, name=name or code, kind=township_kind(code[6:9]), district_code=code[:6])
         session.execute(stmt.on_conflict_do_update(index_elements=["code"], set_={"name": stmt.excluded.name}) if name else stmt.on_conflict_do_nothing())
     rows = _records(prep, ["code", "name", "street_code", "class", "urban_rural_code"], multi=True)
     for row in rows:
