@@ -36,6 +36,7 @@ COMMUNITIES_PER_TOWNSHIP = 20
 TOWNSHIPS_PER_DISTRICT = 12
 URBAN_KM2, RURAL_KM2 = 0.5, 2.0
 RURAL_TOWNSHIP_SHARE = 0.3
+HOUSES_PER_VILLAGE = 330
 
 
 def generate_city(n_communities: int = 1000, n_buildings: int = 300_000, seed: int = 7) -> dict[str, gpd.GeoDataFrame]:
@@ -92,7 +93,7 @@ def generate_city(n_communities: int = 1000, n_buildings: int = 300_000, seed: i
 
     rng = rng_for(seed, "city-buildings")
     spec = _spec_for(communities, n_buildings)
-    slots = candidate_slots(rng, communities, blocked, spec, setback=3.0)
+    slots = candidate_slots(rng, communities, roads, rivers, spec, setback=3.0)
     kinds = list(rng.choice(DEDICATED_KINDS, max(n_communities // 4, 1)))
     dedicated = place_dedicated(rng, communities, slots, kinds, blocked)
     if len(dedicated):
@@ -101,9 +102,16 @@ def generate_city(n_communities: int = 1000, n_buildings: int = 300_000, seed: i
         for name in ("geometry", "owner", "x", "y", "area", "rural", "tower"):
             setattr(slots, name, getattr(slots, name)[keep])
     floors, households = residential_attributes(rng, slots.area, slots.rural, slots.tower, spec.lowrise_share)
-    weight = np.where(slots.rural, hamlet_weights(rng, slots, len(communities)), 3.0)
-    key = rng.random(len(weight)) ** (1.0 / weight)
-    chosen = np.sort(np.argsort(-key)[:n_buildings])
+    # Villages get their own share (about 330 houses each, 1-2 households a house), the rest goes to the city.
+    rural_slots, urban_slots = np.flatnonzero(slots.rural), np.flatnonzero(~slots.rural)
+    n_villages = int((communities["class"] == "rural").sum())
+    n_rural = min(len(rural_slots), n_villages * HOUSES_PER_VILLAGE, n_buildings // 3)
+    n_urban = min(len(urban_slots), n_buildings - n_rural)
+    n_rural = min(len(rural_slots), n_buildings - n_urban)
+    weight = hamlet_weights(rng, slots, len(communities))[rural_slots]
+    key = rng.random(len(weight)) ** (1.0 / weight)  # weighted order without replacement (Efraimidis–Spirakis)
+    chosen = np.sort(np.concatenate([rural_slots[np.argsort(-key)[:n_rural]],
+                                     rng.choice(urban_slots, n_urban, replace=False)]))
     hh = households[chosen]
     missing = rng.random(len(chosen)) < 0.05
     population = np.round(hh * rng.uniform(*PERSONS_PER_HOUSEHOLD, len(chosen)))

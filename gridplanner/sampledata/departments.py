@@ -193,16 +193,12 @@ def generate_department_layers(communities: gpd.GeoDataFrame, n_layers: int, pol
         dept = DEPARTMENTS[layer % len(DEPARTMENTS)]
         key = dept if layer < len(DEPARTMENTS) else f"{dept}{layer // len(DEPARTMENTS) + 1}"
         aligned = layer % 2 == 0
-        n_seeds = max(int(polygons_per_layer / (1.3 if aligned else 1.0)), 1)
-        cells = voronoi_cells(points_inside(rng, outline, n_seeds), extent)
-        if aligned:
-            ci, gi = tree.query(cells, predicate="intersects")
-            pieces = shapely.intersection(cells[ci], geoms[gi])
-        else:
-            inside = shapely.contains_properly(outline, cells)
-            pieces = np.where(inside, cells, shapely.intersection(cells, outline))
-        pieces = shapely.get_parts(pieces)
-        pieces = pieces[(shapely.get_type_id(pieces) == 3) & (shapely.area(pieces) > 1.0)]
+        n_seeds = max(int(polygons_per_layer / 1.3) if aligned else polygons_per_layer, 1)
+        pieces = _layer_pieces(rng, outline, extent, geoms, tree, n_seeds, aligned)
+        if aligned and abs(len(pieces) - polygons_per_layer) > 0.1 * polygons_per_layer:
+            # Cutting cells at community boundaries adds pieces; aim again with the ratio just seen.
+            n_seeds = max(int(n_seeds * polygons_per_layer / len(pieces)), 1)
+            pieces = _layer_pieces(rng, outline, extent, geoms, tree, n_seeds, aligned)
         pieces = pieces[rng.random(len(pieces)) > 0.01]  # lost polygons: gaps
         pieces = jitter(rng, pieces, shift=2.0, tolerance=3.0)
         bad = np.flatnonzero(rng.random(len(pieces)) < 0.001)
@@ -212,6 +208,20 @@ def generate_department_layers(communities: gpd.GeoDataFrame, n_layers: int, pol
                                   "name": [f"{dept}网格{i + 1}" for i in range(len(pieces))]}, geometry=pieces, crs=crs)
         out[key] = to_storage_rounded(frame)
     return out
+
+
+def _layer_pieces(rng: np.random.Generator, outline: shapely.Geometry, extent: shapely.Geometry, geoms: np.ndarray,
+                  tree: STRtree, n_seeds: int, aligned: bool) -> np.ndarray:
+    """Voronoi cells of random seeds in ``outline``: cut at community boundaries (aligned) or only at the edge."""
+    cells = voronoi_cells(points_inside(rng, outline, n_seeds), extent)
+    if aligned:
+        ci, gi = tree.query(cells, predicate="intersects")
+        pieces = shapely.intersection(cells[ci], geoms[gi])
+    else:
+        inside = shapely.contains_properly(outline, cells)
+        pieces = np.where(inside, cells, shapely.intersection(cells, outline))
+    pieces = shapely.get_parts(pieces)
+    return pieces[(shapely.get_type_id(pieces) == 3) & (shapely.area(pieces) > 1.0)]
 
 
 def department_households(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> np.ndarray:

@@ -101,7 +101,7 @@ def build_district(seed: int, n_communities: int, scale: float) -> dict:
     blocked = barriers(roads, rivers)
 
     rng = rng_for(seed, "dedicated")
-    slots = candidate_slots(rng, communities, blocked, BuildingSpec())
+    slots = candidate_slots(rng, communities, roads, rivers, BuildingSpec())
     dedicated = place_dedicated(rng, communities, slots, DEDICATED_PLAN, blocked)
     if len(dedicated):
         hit = STRtree(dedicated.geometry.buffer(5).values).query(slots.geometry, predicate="intersects")[0]

@@ -162,15 +162,19 @@ def lattice_slots(rng: np.random.Generator, bounds: np.ndarray, step_along: np.n
 
 
 def sinuous_line(rng: np.random.Generator, start: tuple[float, float], end: tuple[float, float], amplitude: float,
-                 waves: int = 3, step: float = 20.0) -> shapely.LineString:
-    """A meandering line from ``start`` to ``end``: a sum of random sine waves across the straight course."""
+                 wavelength: float, step: float = 20.0) -> shapely.LineString:
+    """A meandering line from ``start`` to ``end``: bends of about ``wavelength`` and ``amplitude`` metres.
+
+    Three sine waves of nearby wavelengths beat against each other, so bends differ in size like a river's.
+    """
     (x0, y0), (x1, y1) = start, end
     length = np.hypot(x1 - x0, y1 - y0)
     t = np.linspace(0, 1, max(int(length / step), 2))
     offset = np.zeros_like(t)
-    for k in range(1, waves + 1):
-        offset += rng.uniform(0.3, 1.0) / k * np.sin(np.pi * (k + rng.uniform(0, 1)) * t + rng.uniform(0, 2 * np.pi))
-    offset *= amplitude * np.sin(np.pi * t) ** 0.3  # meanders die out at the ends so the line starts where asked
+    for _ in range(3):
+        cycles = length / (wavelength * rng.uniform(0.7, 1.4))
+        offset += rng.uniform(0.5, 1.0) * np.sin(2 * np.pi * cycles * t + rng.uniform(0, 2 * np.pi))
+    offset *= amplitude / 2 * np.sin(np.pi * t) ** 0.3  # meanders die out at the ends so the line starts where asked
     nx, ny = -(y1 - y0) / length, (x1 - x0) / length
     return shapely.linestrings(x0 + (x1 - x0) * t + nx * offset, y0 + (y1 - y0) * t + ny * offset)
 

@@ -230,46 +230,70 @@ def build_roads(rng: np.random.Generator, outline: shapely.Geometry, urban: shap
                 start, end = (pos - tilt, miny - pad), (pos + tilt, maxy + pad)
             lines.append(wobbly_line(rng, start, end, major_step * 0.06))
             kinds.append(kind)
+    street = list(range(len(lines)))  # one street per arterial line
     angle = rng.uniform(-0.2, 0.2)
-    local = _local_streets(rng, shapely.bounds(urban), local_step, angle)
+    local, line_id = _local_streets(rng, shapely.bounds(urban), local_step, angle)
     local = shapely.intersection(local, urban)
     lines += list(local)
     kinds += ["支路"] * len(local)
+    street += list(line_id + len(street))
     geoms = shapely.intersection(np.array(lines, dtype=object), outline.buffer(pad))
-    frame = gpd.GeoDataFrame({"kind": kinds}, geometry=geoms, crs=crs).explode(index_parts=False)
+    frame = gpd.GeoDataFrame({"kind": kinds, "street": street}, geometry=geoms, crs=crs).explode(index_parts=False)
     frame = frame[(frame.geom_type == "LineString") & (frame.length > 60)].reset_index(drop=True)
     frame["name"] = _road_names(rng, frame)
     return frame[["name", "kind", "geometry"]]
 
 
-def _local_streets(rng: np.random.Generator, bounds: tuple, step: float, angle: float) -> np.ndarray:
-    """Short street pieces on a slightly rotated lattice; about half the pieces are kept."""
+def _local_streets(rng: np.random.Generator, bounds: tuple, step: float, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """Short street pieces on a slightly rotated lattice (about half kept), and the lattice line of each."""
     minx, miny, maxx, maxy = bounds
     cx, cy = (minx + maxx) / 2, (miny + maxy) / 2
     half = np.hypot(maxx - minx, maxy - miny) / 2
     c, s = np.cos(angle), np.sin(angle)
-    out = []
-    for offset in np.arange(-half, half, step) + rng.uniform(0, step):
+    out, line_id = [], []
+    for k, offset in enumerate(np.arange(-half, half, step) + rng.uniform(0, step)):
         a = -half
         while a < half:
             length = rng.uniform(300, 900)
             if rng.random() < 0.55:
-                for u0, v0, u1, v1 in ((a, offset, a + length, offset), (offset, a, offset, a + length)):
+                for d, (u0, v0, u1, v1) in enumerate(((a, offset, a + length, offset), (offset, a, offset, a + length))):
                     out.append(((cx + u0 * c - v0 * s, cy + u0 * s + v0 * c), (cx + u1 * c - v1 * s, cy + u1 * s + v1 * c)))
+                    line_id.append(2 * k + d)
             a += length
-    return shapely.linestrings(np.array(out)) if out else np.array([], dtype=object)
+    if not out:
+        return np.array([], dtype=object), np.array([], dtype=int)
+    return shapely.linestrings(np.array(out)), np.array(line_id)
 
 
 def _road_names(rng: np.random.Generator, roads: gpd.GeoDataFrame) -> list[str]:
+    """A name per street (pieces of one street share it); arterials get 路/大道, local streets 路/街/巷."""
     pool = [a + b + suffix for suffix in ("路", "街", "巷") for a in N.ROAD_FIRST for b in N.ROAD_SECOND if a != b]
     pool = [pool[i] for i in rng.permutation(len(pool))]
-    majors = [p.replace("路", "大道") if i % 3 == 0 else p for i, p in enumerate(n for n in pool if n.endswith("路"))]
-    major_iter = iter(majors)
-    minor_iter = iter(p for p in pool if not p.endswith("路") or p not in majors)
-    names = []
-    for kind in roads["kind"]:
-        names.append(next(major_iter) if kind != "支路" else next(minor_iter))
-    return names
+    lu = [p for p in pool if p.endswith("路")]
+    majors = [p[:-1] + "大道" if i % 3 == 0 else p for i, p in enumerate(lu[::2])]
+    minors = [p for p in pool if not p.endswith("路")] + lu[1::2]
+    names: dict[int, str] = {}
+    n_major = n_minor = 0
+    for street, kind in zip(roads["street"], roads["kind"]):
+        if street in names:
+            continue
+        if kind == "支路":
+            name, n_minor = _cycled(minors, n_minor), n_minor + 1
+        else:
+            name, n_major = _cycled(majors, n_major), n_major + 1
+        names[street] = name
+    return [names[s] for s in roads["street"]]
+
+
+def _cycled(pool: list[str], i: int) -> str:
+    """The i-th name, with a number once the pool is used up (文华街, ..., 文华二街 ...)."""
+    rounds = "一二三四五六七八九"
+    name = pool[i % len(pool)]
+    k = i // len(pool)
+    if k == 0:
+        return name
+    cut = -2 if name.endswith("大道") else -1
+    return name[:cut] + rounds[min(k, 8)] + name[cut:]
 
 
 def build_rivers(rng: np.random.Generator, outline: shapely.Geometry, n_rivers: int, crs: CRS) -> gpd.GeoDataFrame:
@@ -280,10 +304,10 @@ def build_rivers(rng: np.random.Generator, outline: shapely.Geometry, n_rivers: 
     for i in range(n_rivers):
         if i % 2 == 0:
             y0, y1 = (miny + (maxy - miny) * rng.uniform(0.3, 0.7) for _ in range(2))
-            line = sinuous_line(rng, (minx - 200, y0), (maxx + 200, y1), (maxy - miny) * 0.07, waves=4)
+            line = sinuous_line(rng, (minx - 200, y0), (maxx + 200, y1), 300.0, 1500.0)
         else:
             x0, x1 = (minx + (maxx - minx) * rng.uniform(0.3, 0.7) for _ in range(2))
-            line = sinuous_line(rng, (x0, miny - 200), (x1, maxy + 200), (maxx - minx) * 0.07, waves=4)
+            line = sinuous_line(rng, (x0, miny - 200), (x1, maxy + 200), 300.0, 1500.0)
         lines.append(line)
         names.append(pool[i % len(pool)])
     geoms = shapely.intersection(np.array(lines, dtype=object), outline.buffer(200))
@@ -314,9 +338,13 @@ class Slots:
     tower: np.ndarray
 
 
-def candidate_slots(rng: np.random.Generator, communities: gpd.GeoDataFrame, blocked: np.ndarray,
-                    spec: BuildingSpec, setback: float = 5.0) -> Slots:
-    """Footprints on a rotated lattice per community, sized to their slot so they never overlap each other."""
+def candidate_slots(rng: np.random.Generator, communities: gpd.GeoDataFrame, roads: gpd.GeoDataFrame,
+                    rivers: gpd.GeoDataFrame, spec: BuildingSpec, setback: float = 5.0) -> Slots:
+    """Footprints on a rotated lattice per community, sized to their slot so they never overlap each other.
+
+    Kept: footprints at least ``setback`` inside their community and clear of roads and rivers
+    (:data:`ROAD_CLEARANCE`, :data:`RIVER_CLEARANCE` from the centre line).
+    """
     geoms = communities.geometry.values
     rural = (communities["class"] == "rural").to_numpy()
     n = len(geoms)
@@ -334,7 +362,7 @@ def candidate_slots(rng: np.random.Generator, communities: gpd.GeoDataFrame, blo
     length = rng.uniform(lo_len, hi_len)
     width = rng.uniform(lo_wid, hi_wid)
     length = np.where(tower, rng.uniform(lo_wid, np.maximum(lo_wid, 0.5 * (lo_len + hi_len))), length)
-    width = np.where(tower, length * rng.uniform(0.75, 1.0, m), width)
+    width = np.where(tower, np.maximum(length * rng.uniform(0.75, 1.0, m), lo_wid), width)
     # Keep each footprint inside its slot with a gap: cap the sides, then the centre jitter by what is left.
     tilt = np.deg2rad(rng.uniform(-4, 4, m))
     gap = np.where(is_rural, 4.0, 10.0)
@@ -348,15 +376,25 @@ def candidate_slots(rng: np.random.Generator, communities: gpd.GeoDataFrame, blo
     a = angle[owner]
     x = x + du * np.cos(a) - dv * np.sin(a)
     y = y + du * np.sin(a) + dv * np.cos(a)
-    rects = rotated_rectangles(x, y, length, width, a + tilt)
     inner = shapely.buffer(geoms, -setback)
     shapely.prepare(inner)
+    # Most lattice points of a bounding box fall outside the community: drop them before making rectangles.
+    near = np.flatnonzero(shapely.contains_xy(inner[owner], x, y))
+    x, y, owner, is_rural, tower = x[near], y[near], owner[near], is_rural[near], tower[near]
+    rects = rotated_rectangles(x, y, length[near], width[near], (a + tilt)[near])
     ok = shapely.contains_properly(inner[owner], rects)
-    if len(blocked):
-        hit = STRtree(blocked).query(rects, predicate="intersects")[0]
+    for lines, distance in clearances(roads, rivers):
+        hit = STRtree(lines).query(rects, predicate="dwithin", distance=distance)[0]
         ok[hit] = False
     keep = np.flatnonzero(ok)
     return Slots(rects[keep], owner[keep], x[keep], y[keep], shapely.area(rects[keep]), is_rural[keep], tower[keep])
+
+
+def clearances(roads: gpd.GeoDataFrame, rivers: gpd.GeoDataFrame) -> list[tuple[np.ndarray, float]]:
+    """Centre lines and the distance buildings keep from them, per road kind and for rivers."""
+    out = [(roads.geometry.values[(roads["kind"] == kind).to_numpy()], d) for kind, d in ROAD_CLEARANCE.items()]
+    out.append((rivers.geometry.values, RIVER_CLEARANCE))
+    return [(lines, d) for lines, d in out if len(lines)]
 
 
 def residential_attributes(rng: np.random.Generator, area: np.ndarray, rural: np.ndarray, tower: np.ndarray,
