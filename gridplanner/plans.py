@@ -12,6 +12,7 @@ from geoalchemy2.elements import WKBElement
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from gridplanner.grid_codes import code_plan, record_publication
 from gridplanner.planning import SizeRule, divide
 from gridplanner.store import frames
 from gridplanner.store import models as m
@@ -87,6 +88,8 @@ def divide_into_draft(
     codes = comm["code"].tolist()
     session.execute(text("DELETE FROM grids WHERE plan_id = :p AND community_code = ANY(:c)"), {"p": plan_id, "c": codes})
     write_grids(session, plan_id, result.grids, source="divide")
+    published = published_plan(session)
+    code_plan(session, plan_id, published.id if published else None)
     plan.report = result.report
     plan.settings = {"communities": communities, "rules": {k: asdict(v) for k, v in rules.items()} if isinstance(rules, dict) else asdict(rules)}
     _audit(session, actor, "divide", plan_id, {"communities": len(codes), "grids": len(result.grids)})
@@ -139,10 +142,14 @@ def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridP
     previous = published_plan(session)
     if previous is not None:
         session.execute(update(m.GridPlan).where(m.GridPlan.id == previous.id).values(status="archived", lock_version=m.GridPlan.lock_version + 1))
+    # Codes are settled against the plan published right now, whatever was published when the draft was made.
+    coding = code_plan(session, plan_id, previous.id if previous else None)
     version = (session.execute(select(func.max(m.GridPlan.version))).scalar_one() or 0) + 1
     plan.status, plan.version, plan.published_at = "published", version, func.now()
     session.flush()
-    _audit(session, actor, "publish", plan_id, {"version": version, "previous": previous.id if previous else None, "grids": n})
+    changes = record_publication(session, plan, coding)
+    plan.report = {**(plan.report or {}), "code_changes": changes}
+    _audit(session, actor, "publish", plan_id, {"version": version, "previous": previous.id if previous else None, "grids": n, "code_changes": changes})
     return plan
 
 

@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     #: The HTTP server.
     host: str = "127.0.0.1"
     port: int = 8000
+    #: The grid coding rule: ``default`` (12-digit community code + 3-digit sequence, DB11/T 2157-2023),
+    #: ``cjt349`` (needs code_constants {"object": "NNNNNN"}) or a template such as ``{community}{type:1}{seq:03}``.
+    code_rule: str = "default"
+    code_constants: dict[str, str] = {}
     web_dir: Path = PROJECT_ROOT / "web"
     sample_dir: Path = PROJECT_ROOT / "data" / "boundaries"
 

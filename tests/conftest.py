@@ -62,15 +62,14 @@ def db(engine):
         conn.close()
 
 
-TABLES = ["incidents", "staff", "grids", "grid_plans", "department_grids", "department_layers", "dedicated_areas", "linear_features", "buildings", "communities", "streets", "districts", "audit_log", "jobs"]
-
-
 @pytest.fixture
 def committed_db(engine):
     """For tests whose code commits (the CLI, the server): the tables are emptied afterwards."""
+    from gridplanner.store.models import Base
+
     yield engine
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
 
 
 @pytest.fixture

@@ -126,3 +126,29 @@ def test_divide_job_reports_progress_until_done(committed_db, tmp_path):
         fc = client.get(f"/api/v1/plans/{pid}/grids").json()
         assert len(fc["features"]) == 6
         assert client.post(f"/api/v1/plans/{pid}/publish").json()["status"] == "published"
+
+
+def _codes(session, plan_id):
+    return dict(session.execute(text("SELECT code, community_code FROM grids WHERE plan_id = :p ORDER BY code"), {"p": plan_id}).all())
+
+
+def test_codes_follow_the_rule_stay_stable_and_are_never_reused(db, tmp_path):
+    _load(db, tmp_path)
+    first = plans.create_draft(db, "first")
+    plans.divide_into_draft(db, first.id)
+    plans.publish(db, first.id)
+    v1 = _codes(db, first.id)
+    assert sorted(v1) == [f"330106001001{s:03d}" for s in (1, 2, 3)] + [f"330106001002{s:03d}" for s in (1, 2, 3)]
+
+    second = plans.create_draft(db, "second")
+    plans.divide_into_draft(db, second.id, communities=["330106001002"], rules=plans.size_rules(500, 700))
+    plans.publish(db, second.id)
+    v2 = _codes(db, second.id)
+    kept = {c for c in v1 if v1[c] == "330106001001"}
+    assert kept <= set(v2)  # the community not re-planned keeps every code
+    new = sorted(c for c in v2 if v2[c] == "330106001002")
+    assert len(new) == 2 and all(int(c[-3:]) > 3 for c in new)  # fresh sequences: 001–003 are never reused
+    status = dict(db.execute(text("SELECT code, status FROM grid_codes")).all())
+    assert all(status[c] == "retired" for c in v1 if v1[c] == "330106001002")
+    kinds = {k for (k,) in db.execute(text("SELECT DISTINCT kind FROM code_events WHERE plan_version = 2"))}
+    assert "kept" in kinds and kinds & {"merged", "redrawn", "split"}

@@ -235,3 +235,31 @@ class Job(Base):
     result: Mapped[dict] = mapped_column(JSONB, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GridCode(Base):
+    """Every grid code ever published: active while a published grid holds it, then retired, never reused."""
+
+    __tablename__ = "grid_codes"
+    __table_args__ = (CheckConstraint("status IN ('active', 'retired')", name="grid_code_status"),)
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    community_code: Mapped[str] = mapped_column(String(12), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(8), default="active")
+    first_version: Mapped[int] = mapped_column(Integer)
+    retired_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class CodeEvent(Base):
+    """One step of a code's lineage, recorded when a plan is published: kept, new, split, merged, redrawn, retired."""
+
+    __tablename__ = "code_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"), index=True)
+    plan_version: Mapped[int] = mapped_column(Integer, index=True)
+    event: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    from_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    to_code: Mapped[str | None] = mapped_column(String(32), index=True)
+    communities: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
