@@ -263,3 +263,18 @@ class CodeEvent(Base):
     to_code: Mapped[str | None] = mapped_column(String(32), index=True)
     communities: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CrosswalkEntry(Base):
+    """How much of a department's grid lies in a unified grid of a plan (多网合一), one row per overlap."""
+
+    __tablename__ = "crosswalk"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"), index=True)
+    department: Mapped[str] = mapped_column(Text)
+    department_grid_id: Mapped[str] = mapped_column(Text)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"), index=True)
+    shared_area_m2: Mapped[float] = mapped_column(Float)
+    share_of_department_grid: Mapped[float] = mapped_column(Float)
+    share_of_unified_grid: Mapped[float] = mapped_column(Float)
+    shared_households: Mapped[int] = mapped_column(Integer, default=0)
