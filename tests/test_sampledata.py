@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -326,5 +325,7 @@ def test_department_layers_overlap_and_disagree(city):
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="n_communities"):
         generate_district(n_communities=2)
+    with pytest.raises(ValueError, match="199"):
+        generate_district(n_communities=800)
     with pytest.raises(ValueError, match="scale"):
         generate_district(scale=0)

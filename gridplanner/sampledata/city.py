@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely import STRtree
 
@@ -118,8 +119,8 @@ def generate_city(n_communities: int = 1000, n_buildings: int = 300_000, seed: i
     buildings = gpd.GeoDataFrame(
         {
             "building_id": [f"C{i + 1:07d}" for i in range(len(chosen))],
-            "households": gpd.pd.array(np.where(missing, 0, hh), dtype="Int64"),
-            "population": gpd.pd.array(population, dtype="Int64"),
+            "households": pd.array(np.where(missing, 0, hh), dtype="Int64"),
+            "population": pd.array(population, dtype="Int64"),
             "floors": floors[chosen],
             "use": "residential",
             "name": None,
@@ -127,7 +128,7 @@ def generate_city(n_communities: int = 1000, n_buildings: int = 300_000, seed: i
         geometry=slots.geometry[chosen],
         crs=crs,
     )
-    buildings.loc[missing, "households"] = gpd.pd.NA
+    buildings.loc[missing, "households"] = pd.NA  # withheld, as in the district: the planner estimates them
     return {
         "communities": to_storage_rounded(communities),
         "buildings": to_storage_rounded(buildings),

@@ -55,11 +55,12 @@ def district_plans(n_communities: int, half_w: float, half_h: float) -> list[Tow
     """Three streets in the west and centre, the town in the east; 20–25% of communities are villages."""
     if n_communities < 4:
         raise ValueError(f"n_communities must be at least 4 (3 streets and a town), got {n_communities}")
-    if n_communities > 3 * 199 + 199:
-        raise ValueError(f"n_communities {n_communities} does not fit the 3-digit community segments")
     n_rural = int(np.clip(round(n_communities * 0.23), 1, n_communities - 3))
     n_urban = n_communities - n_rural
     per_street = [n_urban // 3 + (1 if i < n_urban % 3 else 0) for i in range(3)]
+    if max(per_street) > 199 or n_rural > 199:
+        raise ValueError(f"n_communities {n_communities} does not fit the 3-digit community segments "
+                         "(at most 199 居委会 per street and 199 村委会 in the town)")
     anchors = [(-0.65 * half_w, 0.45 * half_h), (-0.65 * half_w, -0.45 * half_h), (-0.05 * half_w, 0.0)]
     plans = [
         TownshipPlan(DISTRICT_CODE, DISTRICT_NAME, code, name, False, k, anchor, k * URBAN_KM2)
@@ -88,8 +89,7 @@ def build_district(seed: int, n_communities: int, scale: float) -> dict:
     neighbours = edge_neighbours(cells)
     town, community = grow_communities(rng, pts, cells, members, neighbours, plans, centre)
     street_atoms = np.isin(town, [i for i, p in enumerate(plans) if not p.rural])
-    exclave_town = town.copy()
-    exclave_town[~street_atoms] = -2  # keep the exclave among urban communities
+    # Villages get unique township labels so the exclave is made between two urban communities.
     make_exclave(rng, community, np.where(street_atoms, town, -2 - np.arange(len(town))), neighbours)
     communities = community_frame(rng, cells, community, town, plans, crs)
     outline = territory(communities)

@@ -110,7 +110,7 @@ def incident_table(rng: np.random.Generator, buildings: gpd.GeoDataFrame, roads:
     category = rng.choice(CATEGORIES, n, p=CATEGORY_WEIGHTS / CATEGORY_WEIGHTS.sum())
     age = seconds / 86400
     # Older cases are further along the flow; recent ones may still be open.
-    progress = np.clip(np.round(age / 6 + rng.normal(2, 1.5, n)), 0, len(STATUSES) - 1).astype(int)
+    progress = np.clip(np.round(age / 10 + rng.normal(1, 1.5, n)), 0, len(STATUSES) - 1).astype(int)
     frame = pd.DataFrame({
         "reported_at": [w.isoformat(timespec="seconds") for w in when],
         "category": category,

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 from shapely import STRtree
@@ -508,7 +507,3 @@ def to_storage_rounded(frame: gpd.GeoDataFrame, decimals: int = 7) -> gpd.GeoDat
     out = frame.to_crs(STORAGE_CRS)
     out = out.set_geometry(shapely.transform(out.geometry.values, lambda c: np.round(c, decimals)))
     return out
-
-
-def frame_sort(frame: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    return frame.sort_values(by, kind="stable").reset_index(drop=True)
