@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from gridplanner.grid_codes import code_plan, record_publication
 from gridplanner.planning import SizeRule, divide
+
+__all__ = ["PlanError", "SizeRule", "create_draft", "divide_into_draft", "merge_into_draft", "publish", "published_plan", "size_rules", "write_grids"]
 from gridplanner.store import frames
 from gridplanner.store import models as m
 
@@ -100,10 +102,72 @@ def _or_none(gdf):
     return None if gdf is None or gdf.empty else gdf
 
 
-def write_grids(session: Session, plan_id: int, grids, *, source: str) -> int:
-    """Insert a GeoDataFrame of grids (planning or merging output) into ``plan_id``."""
+def merge_into_draft(
+    session: Session,
+    plan_id: int,
+    *,
+    base: str | None = None,
+    sliver_area_m2: float = 50.0,
+    sliver_width_m: float = 3.0,
+    rule: SizeRule | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    actor: str = "system",
+) -> dict:
+    """Merge the imported department layers (多网合一) into draft ``plan_id``, replacing all its grids, and
+    save the crosswalk from every department grid to the unified grids; returns the conflict report."""
+    from gridplanner.merging import merge_layers
+
+    plan = _draft(session, plan_id)
+    layers = frames.department_layers_frames(session)
+    if len(layers) < 2:
+        raise PlanError(f"merging needs at least two department layers in the store, found {len(layers)}: import them with `gridplanner import layer`")
+    comm = frames.communities_frame(session)
+    if comm.empty:
+        raise PlanError("there are no communities: import communities first")
+    result = merge_layers(
+        comm,
+        layers,
+        base=base,
+        id_field="dept_grid_id",
+        sliver_area_m2=sliver_area_m2,
+        sliver_width_m=sliver_width_m,
+        buildings=frames.buildings_frame(session),
+        rules=rule or SizeRule(),
+        progress=(lambda step, done, total: progress(done, total)) if progress else None,
+    )
+    session.execute(text("DELETE FROM grids WHERE plan_id = :p"), {"p": plan_id})
+    session.execute(text("DELETE FROM crosswalk WHERE plan_id = :p"), {"p": plan_id})
+    ids = write_grids(session, plan_id, result.grids, source="merge")
+    published = published_plan(session)
+    code_plan(session, plan_id, published.id if published else None)
+    cw = result.crosswalk
+    if len(cw):
+        session.execute(
+            insert(m.CrosswalkEntry),
+            [
+                {
+                    "plan_id": plan_id,
+                    "department": r.department,
+                    "department_grid_id": str(r.department_grid_id),
+                    "grid_id": ids[int(r.grid_index)],
+                    "shared_area_m2": float(r.shared_area_m2),
+                    "share_of_department_grid": float(r.share_of_department_grid),
+                    "share_of_unified_grid": float(r.share_of_unified_grid),
+                    "shared_households": int(r.shared_households or 0),
+                }
+                for r in cw.itertuples()
+            ],
+        )
+    plan.report = result.report
+    plan.settings = {"merge": {"base": base, "departments": sorted(layers), "sliver_area_m2": sliver_area_m2, "sliver_width_m": sliver_width_m}}
+    _audit(session, actor, "merge", plan_id, {"departments": sorted(layers), "grids": len(ids), "crosswalk_rows": len(cw)})
+    return result.report
+
+
+def write_grids(session: Session, plan_id: int, grids, *, source: str) -> list[int]:
+    """Insert a GeoDataFrame of grids (planning or merging output) into ``plan_id``; their ids, in row order."""
     if grids.empty:
-        return 0
+        return []
     g = grids.to_crs(m.SRID)
     rows = []
     for rec, wkb in zip(g.drop(columns=g.geometry.name).to_dict("records"), shapely.to_wkb(np.asarray(g.geometry.values))):
@@ -123,8 +187,7 @@ def write_grids(session: Session, plan_id: int, grids, *, source: str) -> int:
                 "geom": WKBElement(wkb, srid=m.SRID),
             }
         )
-    session.execute(insert(m.Grid.__table__), rows)
-    return len(rows)
+    return list(session.execute(insert(m.Grid.__table__).returning(m.Grid.id, sort_by_parameter_order=True), rows).scalars())
 
 
 def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridPlan:

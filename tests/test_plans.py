@@ -152,3 +152,40 @@ def test_codes_follow_the_rule_stay_stable_and_are_never_reused(db, tmp_path):
     assert all(status[c] == "retired" for c in v1 if v1[c] == "330106001002")
     kinds = {k for (k,) in db.execute(text("SELECT DISTINCT kind FROM code_events WHERE plan_version = 2"))}
     assert "kept" in kinds and kinds & {"merged", "redrawn", "split"}
+
+
+def test_merge_department_layers_into_a_draft_with_crosswalk(db, tmp_path):
+    """Two departments' layers, one shifted 2 m: merged into a valid coverage, every department grid in the crosswalk."""
+    _load(db, tmp_path)
+    zz = communities_gdf().rename(columns={"code": "dept_id"})
+    cg = zz.copy()
+    cg["geometry"] = zz.to_crs(4549).translate(xoff=2.0).to_crs(4490)
+    import_file(db, "layer", write(zz, tmp_path / "zz.gpkg"), department="综治")
+    import_file(db, "layer", write(cg, tmp_path / "cg.gpkg"), department="城管")
+    plan = plans.create_draft(db, "merged", from_published=False)
+    report = plans.merge_into_draft(db, plan.id, base="综治")
+    assert report["base"]["department"] == "综治"
+    rows = db.execute(
+        text(
+            """SELECT c.code, ST_Area(ST_SymDifference(ST_Union(g.geom), min(c.geom::text)::geometry)::geography)
+               FROM grids g JOIN communities c ON c.code = g.community_code WHERE g.plan_id = :p GROUP BY c.code"""
+        ),
+        {"p": plan.id},
+    ).all()
+    # The merge works in the Gauss–Krüger zone and comes back to lon/lat: edges land within millimetres of the
+    # community's (a 1 mm band around a 4 km boundary is 4 m²).
+    assert len(rows) == 2 and all(diff < 10.0 for _, diff in rows)
+    assert db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p AND code IS NULL"), {"p": plan.id}).scalar_one() == 0
+    # every department grid is accounted for: its shares across unified grids add up to its whole area
+    shares = db.execute(
+        text("SELECT department, department_grid_id, sum(share_of_department_grid) FROM crosswalk WHERE plan_id = :p GROUP BY 1, 2"), {"p": plan.id}
+    ).all()
+    assert len(shares) == 4
+    assert all(abs(total - 1.0) < 0.001 for *_, total in shares)
+
+
+def test_merge_needs_two_layers(db, tmp_path):
+    _load(db, tmp_path)
+    plan = plans.create_draft(db, "x", from_published=False)
+    with pytest.raises(plans.PlanError, match="at least two department layers"):
+        plans.merge_into_draft(db, plan.id)

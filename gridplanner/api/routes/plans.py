@@ -52,6 +52,20 @@ class DivideRequest(BaseModel):
         return self
 
 
+class MergeRequest(BaseModel):
+    base: str | None = Field(None, description="department whose edges win; default: the one agreeing most with the others", examples=["综治"])
+    sliver_area_m2: float = Field(50.0, ge=0)
+    sliver_width_m: float = Field(3.0, ge=0)
+    min_households: int = Field(300, gt=0)
+    max_households: int = Field(500, gt=0)
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.min_households > self.max_households:
+            raise ValueError(f"min_households ({self.min_households}) is greater than max_households ({self.max_households})")
+        return self
+
+
 class JobRef(BaseModel):
     job_id: int
     status_url: str
@@ -106,6 +120,23 @@ def divide_plan(plan_id: int, body: DivideRequest, session: SessionDep) -> JobRe
         return {"plan_id": plan_id, "communities": len(report.get("communities", {})), "out_of_bounds": len(report.get("out_of_bounds", []))}
 
     job_id = jobs.submit("divide", {"plan_id": plan_id, **body.model_dump()}, work)
+    return JobRef(job_id=job_id, status_url=f"/api/v1/jobs/{job_id}")
+
+
+@router.post("/{plan_id}/merge", response_model=JobRef, status_code=status.HTTP_202_ACCEPTED)
+def merge_plan(plan_id: int, body: MergeRequest, session: SessionDep) -> JobRef:
+    """多网合一: merge the imported department layers into the draft (replacing its grids) as a background job;
+    the crosswalk and conflict report are saved with the plan."""
+    plan = _plan(session, plan_id)
+    if plan.status != "draft":
+        raise HTTPException(409, f"plan {plan_id} is {plan.status}; only drafts can be changed")
+    rule = plans.SizeRule(body.min_households, body.max_households)
+
+    def work(job_session: Session, progress) -> dict:
+        report = plans.merge_into_draft(job_session, plan_id, base=body.base, sliver_area_m2=body.sliver_area_m2, sliver_width_m=body.sliver_width_m, rule=rule, progress=progress, actor="api")
+        return {"plan_id": plan_id, "base": report.get("base", {}).get("department")}
+
+    job_id = jobs.submit("merge", {"plan_id": plan_id, **body.model_dump()}, work)
     return JobRef(job_id=job_id, status_url=f"/api/v1/jobs/{job_id}")
 
 
