@@ -183,17 +183,20 @@ class Staff(Base):
     __table_args__ = (CheckConstraint("role IN ('网格长', '专职网格员', '兼职网格员')", name="staff_role"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text)
-    phone: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
     role: Mapped[str] = mapped_column(String(8))
     grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
     id_number_masked: Mapped[str | None] = mapped_column(String(18))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
 
 
 class Incident(Base):
     """An incident (事件) at a point, handled through the grid it falls in (NULL grid: 无网格, kept and flagged)."""
 
     __tablename__ = "incidents"
+    __table_args__ = (CheckConstraint("status IN ('上报', '受理', '派遣', '处置', '核查', '结案', '评价')", name="incident_status"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     external_id: Mapped[str | None] = mapped_column(Text, unique=True)
     category: Mapped[str] = mapped_column(Text, index=True)
@@ -205,6 +208,11 @@ class Incident(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     grid_code: Mapped[str | None] = mapped_column(String(32), index=True)
     geom = mapped_column(geom("POINT"), nullable=False)
+    #: The time limit runs from dispatch (派遣): due_at = dispatched_at + the category's limit.
+    dispatched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    community_code: Mapped[str | None] = mapped_column(String(12), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class AuditEntry(Base):
@@ -278,3 +286,46 @@ class CrosswalkEntry(Base):
     share_of_department_grid: Mapped[float] = mapped_column(Float)
     share_of_unified_grid: Mapped[float] = mapped_column(Float)
     shared_households: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class IncidentCategory(Base):
+    """A category of the incident catalogue, with its time limit counted from dispatch."""
+
+    __tablename__ = "incident_categories"
+    __table_args__ = (CheckConstraint("time_limit_hours > 0", name="category_time_limit_positive"),)
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    kind: Mapped[str | None] = mapped_column(Text)
+    time_limit_hours: Mapped[float] = mapped_column(Float)
+    sort: Mapped[int] = mapped_column(Integer, default=100)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class IncidentEvent(Base):
+    """One step of an incident's lifecycle (上报 → … → 评价): who moved it, when."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(8))
+    to_status: Mapped[str] = mapped_column(String(8))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class ReassignmentIssue(Base):
+    """Staff or an open incident a plan publication could not move by itself: listed for a person to settle."""
+
+    __tablename__ = "reassignment_issues"
+    __table_args__ = (CheckConstraint("entity IN ('staff', 'incident')", name="reassignment_entity"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("grid_plans.id", ondelete="CASCADE"))
+    plan_version: Mapped[int | None] = mapped_column(Integer)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    from_code: Mapped[str | None] = mapped_column(String(32))
+    candidates: Mapped[list] = mapped_column(JSONB, default=list)
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    settled_by: Mapped[str | None] = mapped_column(Text)
