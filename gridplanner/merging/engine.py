@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -16,9 +17,9 @@ from gis.errors import VectorInputError
 from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.merging import assemble as asm
 from gridplanner.merging import sizing
-from gridplanner.merging.agreement import agreement, best_iou, choose_base
+from gridplanner.merging.agreement import agreement, choose_base
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
-from gridplanner.merging.geometry import containing_index, polygon_parts, widths
+from gridplanner.merging.geometry import clean_coverage, containing_index, polygon_parts
 from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
 from gridplanner.merging.split import split_oversized
 from gridplanner.planning import SizeRule, estimate_households
@@ -55,6 +56,7 @@ def merge_layers(
     rules: SizeRule | None = None,
     code_field: str = "code",
     progress: Progress | None = None,
+    workers: int = 2,
 ) -> MergeResult:
     """Merge department grid ``layers`` (name -> polygons) into one valid coverage of ``communities``.
 
@@ -64,7 +66,7 @@ def merge_layers(
     neighbour with the longest shared border. With ``buildings`` (households, population, floors, use: read as
     the division engine reads them) the size rule ``rules`` (default 300–500 households) is enforced: no
     building is split, small grids join the neighbour with the longest shared border, and large ones are split
-    by the division engine (:func:`gridplanner.planning.divide`).
+    by the division engine (:func:`gridplanner.planning.divide`). ``workers`` threads share the GEOS work.
     """
     progress = progress or (lambda step, done, total: None)
     if len(layers) < 2:
@@ -78,15 +80,17 @@ def merge_layers(
     report: dict = {"crs": crs.to_string(), "sliver_area_m2": sliver_area_m2, "sliver_width_m": sliver_width_m}
     if not shapely.coverage_is_valid(comm_geoms):
         # Overlapping or mismatched community lines would hand one area to two communities.
-        comm_geoms = np.asarray(shapely.coverage_clean(comm_geoms))
+        comm_geoms = np.asarray(clean_coverage(comm_geoms))
         report["communities_cleaned"] = True
 
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))  # GEOS work releases the GIL: threads share the cores
     progress("reading layers", 0, len(layers))
     prepared = {}
     for k, (name, gdf) in enumerate(layers.items()):
         prepared[name] = prepare_layer(name, gdf, id_field, crs)
         progress("reading layers", k + 1, len(layers))
-    scores = agreement({n: l.geoms for n, l in prepared.items()})
+    progress("comparing layers", 0, 1)
+    scores = agreement({n: l.geoms for n, l in prepared.items()}, pool.map)
     base_name = choose_base(scores, base)
     fill_order = sorted((n for n in prepared if n != base_name), key=lambda n: -scores[n])
     report["base"] = {"department": base_name, "chosen_by": "option" if base else "agreement",
@@ -96,9 +100,10 @@ def merge_layers(
         {"department": n, "feature": p.feature, "department_grid_id": p.ident, "problem": p.message}
         for n, l in prepared.items() for p in l.repairs
     ]
-    report["overlaps"] = [o for l in prepared.values() for o in overlaps_within(l)]
+    report["overlaps"] = [o for found in pool.map(overlaps_within, prepared.values()) for o in found]
+    progress("comparing layers", 1, 1)
 
-    clips = {n: clip_to_communities(l, comm_geoms) for n, l in prepared.items()}
+    clips = dict(zip(prepared, pool.map(lambda l: clip_to_communities(l, comm_geoms), prepared.values())))
     report["crossing_community_lines"], report["outside_communities"] = [], []
     for n, l in prepared.items():
         crossing, outside = crossing_report(l, clips[n], codes, sliver_area_m2)
@@ -109,30 +114,28 @@ def merge_layers(
     rule = rules or SizeRule()
     bld_comm = containing_index(bld.points(), comm_geoms) if bld is not None else None
     groups = {n: _by_community(clips[n].community, len(comm_geoms)) for n in prepared}
+    order = [base_name, *fill_order]
+
+    def one(c: int) -> dict:
+        layer_pieces = []
+        for name in order:
+            rows = groups[name][c]
+            layer_pieces.append((clips[name].geoms[rows], [prepared[name].label(i) for i in clips[name].grid[rows]]))
+        here = bld.subset(bld_comm == c) if bld is not None else None
+        return _merge_community(comm_geoms[c], codes[c], order, layer_pieces, here, rule, sliver_area_m2, sliver_width_m)
 
     out_geoms, out_labels, out_comm = [], [], []
     uncovered, dept_gaps, slivers, merges, splits = [], [], [], [], []
     moved_buildings = 0
-    for c, community in enumerate(comm_geoms):
-        def pieces_of(name):
-            rows = groups[name][c]
-            return clips[name].geoms[rows], [prepared[name].label(i) for i in clips[name].grid[rows]]
-
-        base_part, fills = pieces_of(base_name), [pieces_of(n) for n in fill_order]
-        for n, (geoms, _) in zip([base_name, *fill_order], [base_part, *fills]):
-            dept_gaps += [{"department": n, **g} for g in _gaps(community, geoms, codes[c], sliver_area_m2, sliver_width_m)]
-        pieces = asm.assemble(community, base_part, fills, sliver_width_m)
-        uncovered += [{"community_code": codes[c], "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)}
-                      for g in pieces.uncovered if not asm.is_sliver([g], sliver_area_m2, sliver_width_m)[0]]
-        slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
-        if bld is not None:
-            here = bld.subset(bld_comm == c)
-            moved_buildings += sizing.keep_buildings_whole(pieces, community, here)
-            slivers += _tag(asm.absorb_slivers(pieces, sliver_area_m2, sliver_width_m), codes[c])
-            merges += _tag(sizing.merge_undersized(pieces, here, rule), codes[c])
-        out_geoms += pieces.geoms
-        out_labels += pieces.labels
-        out_comm += [c] * len(pieces.geoms)
+    for c, done in enumerate(pool.map(one, range(len(comm_geoms)))):
+        dept_gaps += done["department_gaps"]
+        uncovered += done["uncovered"]
+        slivers += done["slivers"]
+        merges += done["merges"]
+        moved_buildings += done["moved_buildings"]
+        out_geoms += done["pieces"].geoms
+        out_labels += done["pieces"].labels
+        out_comm += [c] * len(done["pieces"].geoms)
         progress("merging communities", c + 1, len(comm_geoms))
 
     grids = np.array(out_geoms, dtype=object)
@@ -152,10 +155,11 @@ def merge_layers(
     tables, complete = [], {}
     points = bld.points() if bld is not None else np.zeros(0, dtype=object)
     hh = bld.households if bld is not None else np.zeros(0)
-    for k, (n, l) in enumerate(prepared.items()):
-        table, complete[n] = crosswalk_layer(l, clips[n], grids, tree, points, point_grid, hh)
+    done = pool.map(lambda n: crosswalk_layer(prepared[n], clips[n], grids, tree, points, point_grid, hh), prepared)
+    for k, (n, (table, complete[n])) in enumerate(zip(prepared, done)):
         tables.append(table)
         progress("crosswalk", k + 1, len(prepared))
+    pool.shutdown()
     crosswalk = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
 
     to_lonlat = Transformer.from_crs(crs, STORAGE_CRS, always_xy=True)
@@ -174,6 +178,25 @@ def merge_layers(
     report["crosswalk_completeness"] = complete
     report["summary"] = _summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)
     return MergeResult(result_grids, crosswalk, report)
+
+
+def _merge_community(community, code: str, names: list[str], layer_pieces: list, buildings: sizing.Buildings | None,
+                     rule: SizeRule, min_area: float, min_width: float) -> dict:
+    """One community's unified grids (before oversized ones are split) and what was found on the way."""
+    gaps = []
+    for name, (geoms, _) in zip(names, layer_pieces):
+        gaps += [{"department": name, **g} for g in _gaps(community, geoms, code, min_area, min_width)]
+    pieces = asm.assemble(community, layer_pieces[0], layer_pieces[1:], min_width)
+    uncovered = [{"community_code": code, "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)}
+                 for g in pieces.uncovered if not asm.is_sliver([g], min_area, min_width)[0]]
+    slivers = asm.absorb_slivers(pieces, min_area, min_width)
+    merges, moved = [], 0
+    if buildings is not None:
+        moved = sizing.keep_buildings_whole(pieces, community, buildings)
+        slivers += asm.absorb_slivers(pieces, min_area, min_width)
+        merges = sizing.merge_undersized(pieces, buildings, rule)
+    return {"pieces": pieces, "department_gaps": gaps, "uncovered": uncovered, "slivers": _tag(slivers, code),
+            "merges": _tag(merges, code), "moved_buildings": moved}
 
 
 def _buildings(gdf, crs: CRS) -> tuple[sizing.Buildings | None, gpd.GeoDataFrame | None]:
@@ -213,7 +236,7 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
             geoms += list(parts)
             names += [labels[i] if len(parts) == 1 else _split_label(labels[i])] * len(parts)
         # The division engine works in lon/lat: settle the round trip's rounding on shared edges.
-        cleaned, index = polygon_parts(shapely.coverage_clean(np.array(geoms, dtype=object), gap_width=min_width))
+        cleaned, index = polygon_parts(clean_coverage(np.array(geoms, dtype=object), gap_width=min_width))
         pieces = asm.Pieces(list(cleaned), [names[k] for k in index])
         slivers += _tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
         out_geoms += pieces.geoms
@@ -224,7 +247,7 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
 
 def _reclean(grids, grid_comm, labels):
     """All grids edge-matched by GEOS's coverage cleaner; only rounding-size gaps are closed."""
-    cleaned, index = polygon_parts(shapely.coverage_clean(grids, gap_width=ROUNDING_GAP_M))
+    cleaned, index = polygon_parts(clean_coverage(grids, gap_width=ROUNDING_GAP_M))
     return cleaned, grid_comm[index], [labels[k] for k in index]
 
 
@@ -316,7 +339,6 @@ def _summary(grids, grid_comm, comm_geoms, table, report, min_area, min_width) -
         "all_single_polygons": bool((shapely.get_type_id(grids) == 3).all()),
         "max_area_outside_own_community_m2": float(outside.max()) if len(outside) else 0.0,
         "slivers_left": int(asm.is_sliver(grids, min_area, min_width).sum()),
-        "thinnest_grid_m": float(widths(grids).min()) if len(grids) else 0.0,
         "overlaps_within_departments": len(report["overlaps"]),
         "uncovered_areas": len(report["uncovered"]),
         "department_grids_crossing_community_lines": len(report["crossing_community_lines"]),

@@ -8,7 +8,7 @@ import numpy as np
 import shapely
 
 from gridplanner.merging.assemble import Pieces, _longest
-from gridplanner.merging.geometry import DUST_M2, containing_index, polygon_parts, shared_border
+from gridplanner.merging.geometry import merged, DUST_M2, bbox_candidates, clean_coverage, containing_index, polygon_parts, shared_border
 from gridplanner.planning.rules import SizeRule
 
 
@@ -47,9 +47,9 @@ def keep_buildings_whole(pieces: Pieces, community, buildings: Buildings) -> int
         for o in g[rows]:
             if o != owner:
                 geoms[o] = shapely.difference(geoms[o], fp)
-        geoms[owner] = shapely.union(geoms[owner], shapely.intersection(fp, community))
+        geoms[owner] = merged(geoms[owner], shapely.intersection(fp, community))
     if len(cut):
-        cleaned = shapely.coverage_clean(geoms)
+        cleaned = clean_coverage(geoms)
         parts, index = polygon_parts(cleaned)
         pieces.geoms, pieces.labels = list(parts), [pieces.labels[i] for i in index]
     return len(cut)
@@ -79,6 +79,7 @@ def merge_undersized(pieces: Pieces, buildings: Buildings, rule: SizeRule) -> li
     labels = list(pieces.labels)
     hh, _, _ = households_in(geoms, buildings)
     alive = np.ones(len(geoms), dtype=bool)
+    bounds = shapely.bounds(geoms) if len(geoms) else np.zeros((0, 4))
     merges = []
     while alive.sum() > 1:
         small = np.flatnonzero(alive & (hh < rule.min_households))
@@ -86,7 +87,7 @@ def merge_undersized(pieces: Pieces, buildings: Buildings, rule: SizeRule) -> li
             break
         done = False
         for i in small[np.argsort(hh[small], kind="stable")]:
-            others = np.flatnonzero(alive & (np.arange(len(geoms)) != i))
+            others = bbox_candidates(bounds, i, alive)
             border = shared_border(geoms[i], geoms[others])
             target = _longest(border, others, hh[others] + hh[i] <= rule.max_households)
             if target is None:
@@ -94,7 +95,8 @@ def merge_undersized(pieces: Pieces, buildings: Buildings, rule: SizeRule) -> li
             # The merged grid keeps the identity of the larger of the two.
             keep, gone = (target, i) if shapely.area(geoms[target]) >= shapely.area(geoms[i]) else (i, target)
             merges.append({"from": labels[gone], "into": labels[keep], "households": [int(hh[i]), int(hh[target])]})
-            geoms[keep] = shapely.union(geoms[keep], geoms[gone])
+            geoms[keep] = merged(geoms[keep], geoms[gone])
+            bounds[keep] = shapely.bounds(geoms[keep])
             hh[keep] += hh[gone]
             alive[gone] = False
             done = True
