@@ -170,7 +170,10 @@ def write_grids(session: Session, plan_id: int, grids, *, source: str) -> list[i
         return []
     g = grids.to_crs(m.SRID)
     rows = []
-    for rec, wkb in zip(g.drop(columns=g.geometry.name).to_dict("records"), shapely.to_wkb(np.asarray(g.geometry.values))):
+    attrs = g.drop(columns=g.geometry.name).astype(object)
+    # NaN from pandas must not reach text columns as the string 'NaN'.
+    attrs = attrs.where(attrs.notna(), None)
+    for rec, wkb in zip(attrs.to_dict("records"), shapely.to_wkb(np.asarray(g.geometry.values))):
         rows.append(
             {
                 "plan_id": plan_id,

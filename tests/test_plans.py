@@ -189,3 +189,11 @@ def test_merge_needs_two_layers(db, tmp_path):
     plan = plans.create_draft(db, "x", from_published=False)
     with pytest.raises(plans.PlanError, match="at least two department layers"):
         plans.merge_into_draft(db, plan.id)
+
+
+def test_missing_values_are_stored_as_null(db, tmp_path):
+    _load(db, tmp_path)
+    plan = plans.create_draft(db, "x")
+    plans.divide_into_draft(db, plan.id)
+    kinds = db.execute(text("SELECT DISTINCT dedicated_kind FROM grids WHERE plan_id = :p AND type = 'basic'"), {"p": plan.id}).scalars().all()
+    assert kinds == [None]

@@ -1,4 +1,4 @@
-import maplibregl from "./node_modules/maplibre-gl/dist/maplibre-gl.mjs";
+import * as maplibregl from "./node_modules/maplibre-gl/dist/maplibre-gl.mjs";
 import { t, setLang, currentLang } from "./i18n.js";
 
 const API = "api/v1";
@@ -84,7 +84,7 @@ map.on("load", () => {
     id: "grids-fill", type: "fill", source: "grids",
     paint: {
       "fill-color": ["case", ["==", ["get", "type"], "dedicated"], "#b39ddb",
-        ["<", ["get", "households"], 300], "#ffe082", [">", ["get", "households"], 500], "#ef9a9a", "#a5d6a7"],
+        ["<", ["to-number", ["get", "households"]], 300], "#ffe082", [">", ["to-number", ["get", "households"]], 500], "#ef9a9a", "#a5d6a7"],
       "fill-opacity": 0.55,
     },
   });
