@@ -147,7 +147,7 @@ def test_codes_follow_the_rule_stay_stable_and_are_never_reused(db, tmp_path):
     kept = {c for c in v1 if v1[c] == "330106001001"}
     assert kept <= set(v2)  # the community not re-planned keeps every code
     new = sorted(c for c in v2 if v2[c] == "330106001002")
-    assert len(new) == 2 and all(int(c[-3:]) > 3 for c in new)  # fresh sequences: 001–003 are never reused
+    assert new and all(int(c[-3:]) > 3 for c in new)  # fresh sequences: 001–003 are never reused
     status = dict(db.execute(text("SELECT code, status FROM grid_codes")).all())
     assert all(status[c] == "retired" for c in v1 if v1[c] == "330106001002")
     kinds = {k for (k,) in db.execute(text("SELECT DISTINCT kind FROM code_events WHERE plan_version = 2"))}
