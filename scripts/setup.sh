@@ -45,6 +45,11 @@ if ! command -v npm >/dev/null; then
     say "installing Node.js and npm (Debian packages)"
     apt_install nodejs npm
 fi
+# Headless Chromium and CJK fonts: the browser tests (offline reports, the web map) run in a real browser.
+if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
+    say "installing Chromium and Noto CJK fonts for browser tests (Debian packages)"
+    apt_install chromium fonts-noto-cjk fontconfig
+fi
 
 # --- 2. Python environment ----------------------------------------------------------------
 stamp=.venv/.setup-stamp
