@@ -8,7 +8,16 @@ import numpy as np
 import shapely
 
 from gridplanner.merging.assemble import Pieces, _longest
-from gridplanner.merging.geometry import merged, DUST_M2, bbox_candidates, clean_coverage, containing_index, polygon_parts, shared_border
+from gridplanner.merging.geometry import (
+    DUST_M2,
+    bbox_candidates,
+    clean_coverage,
+    containing_index,
+    merged,
+    polygon_parts,
+    polygonal,
+    shared_border,
+)
 from gridplanner.planning.rules import SizeRule
 
 
@@ -29,7 +38,11 @@ class Buildings:
 
 
 def keep_buildings_whole(pieces: Pieces, community, buildings: Buildings) -> int:
-    """Give each building cut by a grid edge wholly to the grid holding most of it; return how many moved."""
+    """Give each building cut by a grid edge wholly to the grid holding most of it; return how many moved.
+
+    All cut buildings are settled at once: each grid loses the footprints given to others and gains those
+    given to it, then GEOS's coverage cleaner settles shared edges (and any overlap of overlapping footprints).
+    """
     geoms = np.array(pieces.geoms, dtype=object)
     polys = shapely.get_dimensions(buildings.geoms) == 2
     if len(geoms) < 2 or not polys.any():
@@ -39,20 +52,36 @@ def keep_buildings_whole(pieces: Pieces, community, buildings: Buildings) -> int
     shares = shapely.area(shapely.intersection(footprints[b], geoms[g]))
     real = shares > DUST_M2
     b, g, shares = b[real], g[real], shares[real]
-    cut = np.flatnonzero(np.bincount(b, minlength=len(footprints)) > 1)
-    for k in cut:
-        rows = np.flatnonzero(b == k)
-        owner = g[rows[np.argmax(shares[rows])]]
-        fp = footprints[k]
-        for o in g[rows]:
-            if o != owner:
-                geoms[o] = shapely.difference(geoms[o], fp)
-        geoms[owner] = merged(geoms[owner], shapely.intersection(fp, community))
-    if len(cut):
-        cleaned = clean_coverage(geoms)
-        parts, index = polygon_parts(cleaned)
-        pieces.geoms, pieces.labels = list(parts), [pieces.labels[i] for i in index]
-    return len(cut)
+    cut = np.bincount(b, minlength=len(footprints)) > 1
+    if not cut.any():
+        return 0
+    sel = cut[b]
+    b, g, shares = b[sel], g[sel], shares[sel]
+    order = np.lexsort((-shares, b))  # per building, largest share first
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = b[order][1:] != b[order][:-1]
+    owner = np.full(len(footprints), -1)
+    owner[b[order][first]] = g[order][first]
+    for grid in np.unique(g):
+        lose = footprints[b[(g == grid) & (owner[b] != grid)]]
+        gain = footprints[owner == grid]
+        geom = geoms[grid]
+        if len(lose):
+            geom = _safe(shapely.difference, geom, shapely.union_all(lose))
+        if len(gain):
+            geom = _safe(shapely.union, geom, _safe(shapely.intersection, shapely.union_all(gain), community))
+        geoms[grid] = geom
+    parts, index = polygon_parts(clean_coverage(polygonal(geoms)))
+    pieces.geoms, pieces.labels = list(parts), [pieces.labels[i] for i in index]
+    return int(cut.sum())
+
+
+def _safe(op, a, b):
+    """``op(a, b)``, repeating it on repaired operands when GEOS finds them invalid."""
+    try:
+        return op(a, b)
+    except shapely.errors.GEOSException:
+        return op(shapely.make_valid(a), shapely.make_valid(b))
 
 
 def households_in(geoms: np.ndarray, buildings: Buildings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
