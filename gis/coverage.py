@@ -23,8 +23,11 @@ def polygon_faces(region, lines=None) -> np.ndarray:
         lines = np.asarray(lines, dtype=object)
         lines = lines[~shapely.is_empty(lines) & ~shapely.is_missing(lines)]
         if len(lines):
-            # Clip first: lines far outside add nothing but noding work.
-            clipped = shapely.intersection(lines, region)
+            # Clip to a box around the region, not to the region itself: lines far outside add nothing but
+            # noding work, while an exact clip would end lines on the outline by rounding, not always on it.
+            minx, miny, maxx, maxy = shapely.bounds(region)
+            pad = 1e-6 * max(maxx - minx, maxy - miny, 1e-9)
+            clipped = shapely.clip_by_rect(lines, minx - pad, miny - pad, maxx + pad, maxy + pad)
             clipped = clipped[~shapely.is_empty(clipped)]
             parts.extend(clipped.tolist())
     noded = shapely.union_all(shapely.get_parts(np.asarray(parts, dtype=object)))

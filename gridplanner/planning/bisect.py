@@ -18,6 +18,8 @@ from gridplanner.planning.rules import SizeRule
 _CROSSING_PENALTY = 0.08
 # A split that leaves a side unable to meet the bounds costs this much.
 _INFEASIBLE_PENALTY = 0.5
+# Cut directions tried, as turns from across-the-long-axis, with what each costs in compactness.
+_DIRECTIONS = ((0.0, 0.0), (np.pi / 2, 0.04), (np.pi / 4, 0.06), (-np.pi / 4, 0.06))
 
 
 @dataclass(frozen=True)
@@ -79,28 +81,78 @@ def bisection_cuts(piece, members: np.ndarray, buildings: Buildings, frame: Loca
     ``members`` index the buildings inside ``piece``. Each step splits across the long axis so that the
     households on each side suit ``k1`` and ``k2`` grids (``k1 + k2`` = grids wanted), then recurses.
     """
+    return bisect(piece, members, buildings, frame, rule)[0]
+
+
+def bisect(piece, members: np.ndarray, buildings: Buildings, frame: LocalFrame, rule: SizeRule, k: int | None = None):
+    """Like :func:`bisection_cuts`, also returning the final parts (polygons) in a list; ``k`` forces the
+    number of parts wanted at the first step."""
     cuts: list = []
-    stack = [(piece, np.asarray(members, dtype=np.intp))]
+    leaves: list = []
+    stack = [(piece, np.asarray(members, dtype=np.intp), k)]
     while stack:
-        area, idx = stack.pop()
+        area, idx, want = stack.pop()
         total = int(buildings.households[idx].sum())
-        k = rule.grid_count(total)
-        if k <= 1 or len(idx) <= 1:
-            continue
-        split = _best_split(area, idx, buildings, frame, rule, k, total)
+        k_here = want if want is not None else rule.grid_count(total)
+        split = None
+        if k_here > 1 and len(idx) > 1:
+            split = _best_split(area, idx, buildings, frame, rule, k_here, total)
         if split is None:
+            leaves.append(area)
             continue
         line, left_area, right_area, left_idx, right_idx = split
         cuts.append(line)
-        stack.append((right_area, right_idx))
-        stack.append((left_area, left_idx))
-    return cuts
+        stack.append((right_area, right_idx, None))
+        stack.append((left_area, left_idx, None))
+    return cuts, leaves
 
 
 def _best_split(area, idx, buildings: Buildings, frame: LocalFrame, rule: SizeRule, k: int, total: int):
     local = shapely.transform(area, frame.to_local)
-    axis = _long_axis(local)
+    long_axis = _long_axis(local)
+    best = None
+    # Across the long axis first (compact parts); other directions only when they balance clearly better.
+    for turn, penalty in _DIRECTIONS:
+        c, s_ = np.cos(turn), np.sin(turn)
+        axis = np.array([long_axis[0] * c - long_axis[1] * s_, long_axis[0] * s_ + long_axis[1] * c])
+        found = _split_along(axis, idx, buildings, rule, k, total)
+        if found is not None and (best is None or found[0] + penalty < best[0]):
+            best = (found[0] + penalty, axis, *found[1:])
+    if best is None:
+        return None
+    _, axis, position, order, j = best
     normal = np.array([-axis[1], axis[0]])
+    xy = shapely.get_coordinates(local)
+    s = xy @ normal
+    u = xy @ axis
+    pad = 1.0 + float(np.ptp(s) + np.ptp(u))
+    s0, s1 = s.min() - pad, s.max() + pad
+    u0, u1 = u.min() - pad, u.max() + pad
+
+    def to_geo(pairs):
+        pts = np.array([a * axis + b * normal for a, b in pairs])
+        return frame.to_lonlat(pts)
+
+    line = shapely.LineString(to_geo([(position, s0), (position, s1)]))
+    left_half = shapely.Polygon(to_geo([(u0, s0), (position, s0), (position, s1), (u0, s1)]))
+    right_half = shapely.Polygon(to_geo([(position, s0), (u1, s0), (u1, s1), (position, s1)]))
+    members = idx[np.asarray(order)]
+    return (
+        _overshoot(shapely.intersection(line, area), frame),
+        shapely.intersection(area, left_half),
+        shapely.intersection(area, right_half),
+        members[: j + 1],
+        members[j + 1 :],
+    )
+
+
+# How far a cut is drawn past the area's edge (degrees, ~1 cm): a cut ending exactly on an earlier cut may
+# fall short of it by rounding and then fail to close a face; drawn a little past, it is always noded.
+_OVERSHOOT = 1e-7
+
+
+def _split_along(axis, idx, buildings: Buildings, rule: SizeRule, k: int, total: int):
+    """Best cut across ``axis``: (score, position, order of buildings along it, last index on the left)."""
     t = buildings.points[idx] @ axis
     proj = buildings.corners[idx] @ axis
     lo, hi = proj.min(axis=1), proj.max(axis=1)
@@ -127,34 +179,7 @@ def _best_split(area, idx, buildings: Buildings, frame: LocalFrame, rule: SizeRu
     # Keep the cut strictly between the two representative points, or they would land on the wrong side.
     if not t[j] < position < t[j + 1]:
         position = (t[j] + t[j + 1]) / 2
-
-    xy = shapely.get_coordinates(local)
-    s = xy @ normal
-    u = xy @ axis
-    pad = 1.0 + float(np.ptp(s) + np.ptp(u))
-    s0, s1 = s.min() - pad, s.max() + pad
-    u0, u1 = u.min() - pad, u.max() + pad
-
-    def to_geo(pairs):
-        pts = np.array([a * axis + b * normal for a, b in pairs])
-        return frame.to_lonlat(pts)
-
-    line = shapely.LineString(to_geo([(position, s0), (position, s1)]))
-    left_half = shapely.Polygon(to_geo([(u0, s0), (position, s0), (position, s1), (u0, s1)]))
-    right_half = shapely.Polygon(to_geo([(position, s0), (u1, s0), (u1, s1), (position, s1)]))
-    members = idx[order]
-    return (
-        _overshoot(shapely.intersection(line, area), frame),
-        shapely.intersection(area, left_half),
-        shapely.intersection(area, right_half),
-        members[: j + 1],
-        members[j + 1 :],
-    )
-
-
-# How far a cut is drawn past the area's edge (degrees, ~1 cm): a cut ending exactly on an earlier cut may
-# fall short of it by rounding and then fail to close a face; drawn a little past, it is always noded.
-_OVERSHOOT = 1e-7
+    return float(score[j]), position, order, j
 
 
 def _overshoot(cut, frame: LocalFrame):

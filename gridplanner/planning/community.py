@@ -10,11 +10,13 @@ import shapely
 from shapely import STRtree
 
 from gis.coverage import polygon_faces, shared_edges
-from gridplanner.planning.bisect import Buildings, LocalFrame, bisection_cuts
+from gridplanner.planning.bisect import Buildings, LocalFrame, bisect, bisection_cuts
 from gridplanner.planning.grouping import merge_small_cells
 from gridplanner.planning.rules import SizeRule
 
 BASIC, DEDICATED = "basic", "dedicated"
+_BISECTION_ROUNDS = 4
+_REBALANCE_ROUNDS = 12
 
 
 @dataclass
@@ -27,6 +29,7 @@ class CommunityInput:
     households: np.ndarray
     lines: np.ndarray
     dedicated: list = field(default_factory=list)  # [(polygon, kind)]
+    together: np.ndarray | None = None  # set by plan_community: see _overlap_groups
 
 
 @dataclass
@@ -59,6 +62,46 @@ def _locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     return out
 
 
+def _overlap_groups(footprints: np.ndarray) -> np.ndarray:
+    """For each building, the lowest index among the buildings its footprint overlaps (transitively).
+
+    Overlapping footprints cannot be kept whole in different grids, so they travel together.
+    """
+    n = len(footprints)
+    parent = np.arange(n)
+    if n < 2:
+        return parent
+    tree = STRtree(footprints)
+    a, b = tree.query(footprints, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    if len(a) == 0:
+        return parent
+    # Walls touching along a line are common (row houses); only shared area counts.
+    area = shapely.area(shapely.intersection(footprints[a], footprints[b]))
+    a, b = a[area > 0], b[area > 0]
+    root = list(range(n))
+
+    def find(x):
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for x, y in zip(a.tolist(), b.tolist()):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            root[max(rx, ry)] = min(rx, ry)
+    return np.array([find(i) for i in range(n)], dtype=np.intp)
+
+
+def _place(data: "CommunityInput", polygons: np.ndarray) -> np.ndarray:
+    """The polygon holding each building: where its representative point lies, or where the building it
+    overlaps (the lowest-numbered of a group of overlapping ones) lies."""
+    where = _locate(data.points, polygons)
+    return where[data.together] if len(where) else where
+
+
 def _dedicated_parts(region, dedicated: list) -> list:
     parts, taken = [], None
     tiny = region.area * 1e-9
@@ -89,6 +132,102 @@ def _components(members: list[int], nbrs: dict[int, list[int]], allowed: set[int
                     todo.append(o)
         comps.append(sorted(comp))
     return comps
+
+
+def _group_sizes(labels, cell_hh, cell_ded):
+    sizes: dict[int, float] = {}
+    basic: dict[int, bool] = {}
+    for lab, h, d in zip(labels.tolist(), cell_hh.tolist(), cell_ded.tolist()):
+        sizes[lab] = sizes.get(lab, 0.0) + h
+        basic[lab] = d < 0
+    return sizes, basic
+
+
+def _balance(labels, cell_hh, cell_ded, rule: SizeRule) -> int:
+    """Basic grids within bounds minus those outside: what a redraw must improve."""
+    sizes, basic = _group_sizes(labels, cell_hh, cell_ded)
+    return sum(1 if rule.within(h) else -1 for g, h in sizes.items() if basic[g] and h > 0)
+
+
+def _stuck_pairs(labels, cell_hh, cell_ded, pi, pj, length, rule: SizeRule, most: int = 4) -> list[tuple[int, ...]]:
+    """Sets of neighbouring grids, each around a grid below the minimum that no neighbour can take, whose
+    households together can make grids within bounds (up to ``most`` grids); smallest first, disjoint."""
+    sizes, basic = _group_sizes(labels, cell_hh, cell_ded)
+    shared: dict[int, dict[int, float]] = {}
+    for a, b, ln in zip(labels[pi].tolist(), labels[pj].tolist(), length.tolist()):
+        if a != b and basic[a] and basic[b]:
+            shared.setdefault(a, {})[b] = shared.setdefault(a, {}).get(b, 0.0) + ln
+            shared.setdefault(b, {})[a] = shared.setdefault(b, {}).get(a, 0.0) + ln
+    used, sets = set(), []
+    small = sorted((h, g) for g, h in sizes.items() if basic[g] and 0 < h < rule.min_households)
+    for h, g in small:
+        if g in used:
+            continue
+        members, total = [g], h
+        while len(members) < most:
+            touch: dict[int, float] = {}
+            for m in members:
+                for n, ln in shared.get(m, {}).items():
+                    if n not in members and n not in used:
+                        touch[n] = touch.get(n, 0.0) + ln
+            if not touch:
+                break
+            n = max(touch.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+            members.append(n)
+            total += sizes[n]
+            k = rule.grid_count(total)
+            if total > rule.max_households and k * rule.min_households <= total <= k * rule.max_households:
+                used.update(members)
+                sets.append(tuple(members))
+                break
+    return sets
+
+
+def _pair_key(pair, labels, cell_hh) -> tuple:
+    """What identifies a pair across relabelling: its grids' households and lowest cells."""
+    return tuple(sorted((int(cell_hh[labels == g].sum()), int(np.flatnonzero(labels == g)[0])) for g in pair))
+
+
+def _redraw(pair, region, data, rule, frame, blds, base_lines, cuts, cells, cell_ded, labels, bld_face):
+    """Two neighbouring grids redrawn by bisecting their union; the whole community's new state, or None."""
+    mask = np.isin(labels, pair)
+    union = shapely.coverage_union_all(cells[mask])
+    new_cuts, leaves = bisect(union, np.flatnonzero(mask[bld_face]), blds, frame, rule)
+    if not new_cuts:
+        return None
+    leaves = np.array(leaves, dtype=object)
+    new_cells = polygon_faces(region, base_lines + cuts + new_cuts)
+    reps = shapely.point_on_surface(new_cells)
+    old = _locate(reps, cells)
+    new_labels = labels[old].copy()
+    inside = np.isin(new_labels, pair)
+    new_labels[inside] = int(labels.max()) + 1 + _locate(reps[inside], leaves)
+    new_ded = cell_ded[old]
+    edges = shared_edges(new_cells)
+    new_labels = _connected_labels(new_labels, edges[0], edges[1])
+    new_face = _place(data, new_cells)
+    new_hh = np.bincount(new_face, weights=data.households, minlength=len(new_cells))
+    new_labels = merge_small_cells(new_hh, *edges, new_ded < 0, rule, new_labels)
+    return new_cells, new_ded, cuts + new_cuts, new_labels, new_hh, new_face, edges
+
+
+def _connected_labels(labels, pi, pj) -> np.ndarray:
+    """Split every label into its edge-connected parts (each part labelled by its lowest cell)."""
+    n = len(labels)
+    parent = list(range(n))
+
+    def find(x):
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in zip(pi.tolist(), pj.tolist()):
+        if labels[a] == labels[b]:
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(i) for i in range(n)], dtype=np.intp)
 
 
 def _single_parts(faces: np.ndarray, face_group: np.ndarray, face_weight: np.ndarray) -> np.ndarray:
@@ -134,6 +273,7 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
     """The grids of one community, in no particular order (callers sort them)."""
     region = data.region
     n_bld = len(data.households)
+    data.together = _overlap_groups(data.footprints)
     ded = _dedicated_parts(region, data.dedicated)
     ded_geoms = np.array([g for g, _ in ded], dtype=object)
     base_lines = list(data.lines) + list(shapely.boundary(ded_geoms)) if len(ded) else list(data.lines)
@@ -145,20 +285,24 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
         inside = face_ded >= 0
         inside[inside] = shapely.contains(ded_geoms[face_ded[inside]], shapely.point_on_surface(faces[inside]))
         face_ded[~inside] = -1
-    bld_face = _locate(data.points, faces)
-    face_hh = np.bincount(bld_face, weights=data.households, minlength=len(faces)) if n_bld else np.zeros(len(faces))
-
-    cuts = []
-    big = np.flatnonzero((face_ded < 0) & (face_hh > rule.max_households))
-    if len(big):
-        blds = Buildings.from_geometry(frame, data.footprints, data.points, data.households)
-        for f in big:
-            cuts += bisection_cuts(faces[f], np.flatnonzero(bld_face == f), blds, frame, rule)
-    cells, cell_ded = faces, face_ded
-    if cuts:
+    # Bisect every basic cell above the maximum, then re-node everything; repeat on whatever a cut failed to
+    # split (a concave or holed block can leave one), a few rounds at most.
+    blds = Buildings.from_geometry(frame, data.footprints, data.points, data.households) if n_bld else None
+    cells, cell_ded, cuts = faces, face_ded, []
+    for _ in range(_BISECTION_ROUNDS):
+        bld_face = _place(data, cells)
+        cell_hh = np.bincount(bld_face, weights=data.households, minlength=len(cells)) if n_bld else np.zeros(len(cells))
+        cell_n = np.bincount(bld_face, minlength=len(cells)) if n_bld else np.zeros(len(cells))
+        big = np.flatnonzero((cell_ded < 0) & (cell_hh > rule.max_households) & (cell_n > 1))
+        new = []
+        for f in big.tolist():
+            new += bisection_cuts(cells[f], np.flatnonzero(bld_face == f), blds, frame, rule)
+        if not new:
+            break
+        cuts += new
         cells = polygon_faces(region, base_lines + cuts)
         cell_ded = face_ded[_locate(shapely.point_on_surface(cells), faces)]
-        bld_face = _locate(data.points, cells)
+    bld_face = _place(data, cells)
     cell_hh = np.bincount(bld_face, weights=data.households, minlength=len(cells)) if n_bld else np.zeros(len(cells))
 
     initial = np.arange(len(cells))
@@ -168,6 +312,20 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
     pi, pj, length = shared_edges(cells)
     labels = merge_small_cells(cell_hh, pi, pj, length, cell_ded < 0, rule, initial)
 
+    # A small grid whose neighbours are all too full to take it: redraw it together with a neighbour as
+    # two or more grids (bisection of their union), keeping the redraw only when it leaves more grids in bounds.
+    tried: set[tuple[int, int]] = set()
+    for _ in range(_REBALANCE_ROUNDS if n_bld else 0):
+        pairs = [p for p in _stuck_pairs(labels, cell_hh, cell_ded, pi, pj, length, rule) if _pair_key(p, labels, cell_hh) not in tried]
+        if not pairs:
+            break
+        for pair in pairs:
+            tried.add(_pair_key(pair, labels, cell_hh))
+            state = _redraw(pair, region, data, rule, frame, blds, base_lines, cuts, cells, cell_ded, labels, bld_face)
+            if state is not None and _balance(state[3], state[4], state[1], rule) > _balance(labels, cell_hh, cell_ded, rule):
+                cells, cell_ded, cuts, labels, cell_hh, bld_face, (pi, pj, length) = state
+                break  # labels changed: recompute the pairs
+
     bld_group = labels[bld_face] if n_bld else np.zeros(0, dtype=np.intp)
     cell_labels, faces_out = labels, cells
     straddling = _straddlers(data.footprints, bld_group, cells, labels)
@@ -175,12 +333,12 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
         faces_out, cell_labels = _shape_around(region, data.footprints, bld_group, straddling, cells, labels)
         face_weight = np.zeros(len(faces_out))
         if n_bld:
-            bf = _locate(data.points, faces_out)
+            bf = _place(data, faces_out)
             face_weight = np.bincount(bf, weights=data.households + 1, minlength=len(faces_out))
         cell_labels = _single_parts(faces_out, cell_labels, face_weight)
 
     grids = []
-    bld_final = cell_labels[_locate(data.points, faces_out)] if n_bld else np.zeros(0, dtype=np.intp)
+    bld_final = cell_labels[_place(data, faces_out)] if n_bld else np.zeros(0, dtype=np.intp)
     group_ded = {}
     for c in range(len(cells)):
         if cell_ded[c] >= 0:
@@ -211,11 +369,12 @@ def _straddlers(footprints, bld_group, cells, labels) -> np.ndarray:
     idx = np.flatnonzero(poly)
     if len(idx) == 0:
         return idx
-    # Cheap test first: footprints inside one cell are inside their group.
+    # Cheap test first: footprints inside one cell of their own group are inside their group.
     cell_tree = STRtree(cells)
     b, c = cell_tree.query(footprints[idx], predicate="covered_by")
+    own = labels[c] == bld_group[idx[b]]
     inside = np.zeros(len(idx), dtype=bool)
-    inside[b] = True
+    inside[b[own]] = True
     rest = idx[~inside]
     if len(rest) == 0:
         return rest

@@ -75,6 +75,13 @@ def _assign(points, footprints, communities: np.ndarray) -> np.ndarray:
     return owner
 
 
+def _clip_to_best_part(footprint, community):
+    """The footprint within the part of the community holding most of it (a grid lies in one part)."""
+    parts = shapely.get_parts(community)
+    pieces = shapely.intersection(footprint, parts)
+    return pieces[int(np.argmax(shapely.area(pieces)))]
+
+
 def _community_lines(lines: np.ndarray, tree: STRtree | None, region) -> np.ndarray:
     if tree is None:
         return np.zeros(0, dtype=object)
@@ -133,7 +140,7 @@ def divide(
     out_of_comm = check[~shapely.covered_by(foot[check], cgeom[owner[check]])]
     if len(out_of_comm):
         foot = foot.copy()
-        clipped = shapely.intersection(foot[out_of_comm], cgeom[owner[out_of_comm]])
+        clipped = np.array([_clip_to_best_part(foot[i], cgeom[owner[i]]) for i in out_of_comm.tolist()], dtype=object)
         share = shapely.area(clipped) / shapely.area(foot[out_of_comm])
         for i, geom, s in zip(out_of_comm.tolist(), clipped, share):
             if s < 1 - 1e-9:
@@ -272,7 +279,14 @@ def _reason(grid, building_hh: np.ndarray, rule: SizeRule, comm_hh: int, part_hh
         for part, hh in part_hh:
             if part.contains(rep) and hh < rule.min_households:
                 return "community part (multipart community) has fewer than min households"
+    if not _feasible(comm_hh, rule):
+        return f"community households ({comm_hh}) cannot all be divided within bounds"
     return "no neighbour to merge with within max households"
+
+
+def _feasible(households: int, rule: SizeRule) -> bool:
+    k = rule.grid_count(households)
+    return k * rule.min_households <= households <= k * rule.max_households
 
 
 def _not_contained(footprints: np.ndarray, grids) -> int:
