@@ -63,3 +63,16 @@ def test_merge_names_the_empty_layer(tmp_path):
     assert result.exit_code == 2
     assert "empty.gpkg" in result.output and "contains no features" in result.output
     assert not (tmp_path / "u.gpkg").exists()
+
+
+def test_merge_names_the_file_of_a_bad_feature(tmp_path):
+    write_inputs(tmp_path)
+    bad = frame(quads(), id=[f"CG-{i}" for i in range(8)])
+    bad.loc[3, "geometry"] = None
+    bad.to_file(tmp_path / "bad.gpkg")
+    result = CliRunner().invoke(app, [
+        "merge", "--communities", str(tmp_path / "c.gpkg"), "--layer", f"综治={tmp_path / 'zz.gpkg'}",
+        "--layer", f"城管={tmp_path / 'bad.gpkg'}", "--out", str(tmp_path / "u.gpkg"), "--crosswalk", str(tmp_path / "cw.csv"),
+    ])
+    assert result.exit_code == 2
+    assert "bad.gpkg (layer 城管)" in result.output and "feature 3 (CG-3): empty or missing geometry" in result.output

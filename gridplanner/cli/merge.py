@@ -74,8 +74,15 @@ def merge(
                 comm, layers, base=base, id_field=id_field, sliver_area_m2=sliver_area, sliver_width_m=sliver_width,
                 buildings=bld, rules=SizeRule(min_households, max_households), code_field=code_field, progress=progress,
             )
-    except (VectorInputError, ValueError) as exc:
-        err.print(f"[red]error:[/] {exc}\n[red]nothing was written.[/]")
+    except VectorInputError as exc:
+        # The engine names its inputs ("layer 综治", "communities", "buildings"); say which file that was.
+        files = {f"layer {n}": p for n, p in named} | {"communities": communities, "buildings": buildings}
+        where = files.get(exc.path)
+        exc = VectorInputError(f"{where} ({exc.path})", exc.problems) if where else exc
+        err.print(f"[red]error:[/] {exc}\n[red]nothing was written.[/]", soft_wrap=True)
+        raise typer.Exit(2) from None
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}\n[red]nothing was written.[/]", soft_wrap=True)
         raise typer.Exit(2) from None
 
     write_vector(result.grids, out_path)
