@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner.grid_codes import code_plan, record_publication
 from gridplanner.planning import SizeRule, divide
+from gridplanner.staffing.reassign import reassign_after_publish
 
 __all__ = ["PlanError", "SizeRule", "create_draft", "divide_into_draft", "merge_into_draft", "publish", "published_plan", "size_rules", "write_grids"]
 from gridplanner.store import frames
@@ -215,6 +216,8 @@ def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridP
     session.flush()
     changes = record_publication(session, plan, coding)
     plan.report = {**(plan.report or {}), "code_changes": changes}
+    # Staff and open incidents follow the new grids; what cannot move is listed in reassignment_issues.
+    reassign_after_publish(session, plan)
     _audit(session, actor, "publish", plan_id, {"version": version, "previous": previous.id if previous else None, "grids": n, "code_changes": changes})
     return plan
 
