@@ -37,7 +37,7 @@ REQUIRED = ("id", "category", "status", "reported_at", "lon", "lat")
 MAX_LISTED = 50
 LOCAL_TZ = "+08:00"  # times without an offset are Beijing time
 COPY_CHUNK = 200_000
-_HAS_OFFSET = re.compile(r"(Z|[+-]\d{2}:?\d{2})$")
+_HAS_OFFSET = re.compile(r"(?:Z|[+-]\d{2}:?\d{2})$")
 
 
 class IncidentImportError(ValueError):
