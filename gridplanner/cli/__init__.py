@@ -19,3 +19,5 @@ from gridplanner.cli import merge as _merge  # noqa: E402,F401
 from gridplanner.cli import plan as _plan  # noqa: E402,F401
 from gridplanner.cli import codes as _codes  # noqa: E402,F401
 from gridplanner.cli import sample as _sample  # noqa: E402,F401
+from gridplanner.cli import staff as _staff  # noqa: E402,F401
+from gridplanner.cli import incidents as _incidents  # noqa: E402,F401
