@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from gridplanner import __version__, jobs
 from gridplanner.api import errors
 from gridplanner.api.routes import grids, health, plans, store_views
+from gridplanner.api.routes import collections, tiles
 from gridplanner.api.routes import incidents, staff
 from gridplanner.settings import get_settings
 
@@ -45,6 +46,8 @@ def create_app() -> FastAPI:
     app.include_router(store_views.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
     app.include_router(grids.router, prefix=API_PREFIX)
+    app.include_router(tiles.router, prefix=API_PREFIX)
+    app.include_router(collections.router, prefix=API_PREFIX)
     app.include_router(staff.router, prefix=API_PREFIX)
     app.include_router(incidents.router, prefix=API_PREFIX)
     # Mounted last so it never shadows an API route; node_modules inside web/ serves the npm libraries locally.
