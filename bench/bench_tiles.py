@@ -1,0 +1,267 @@
+"""Vector tile benchmark: Gridplanner's tile server side by side with tipg on the same PostGIS table.
+
+    .venv/bin/python -m bench.bench_tiles [--communities 1000] [--per-community 20] [--requests 600] [--clients 4]
+
+A generated city (``generate_city``) of ``--communities`` communities, each cut into ``--per-community`` Voronoi
+cells (about 20,000 grids), is published as a plan in a database ``bench_tiles`` created next to the configured
+one (``DATABASE_URL`` or the embedded cluster) and dropped at the end. Both servers run under uvicorn on
+127.0.0.1 (one worker each) against it: Gridplanner's ``/api/v1/tiles/grids/{z}/{x}/{y}.pbf`` and tipg's
+``/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}``. After one query reading the whole table into PostgreSQL's buffers and one
+request to each server, the same ``--requests`` tiles, drawn over z12–z16 inside the city, are fetched by ``--clients`` concurrent clients twice: cold (Gridplanner's cache empty, tipg
+has none) and warm (every tile asked for before). The Markdown table replaces the "Tiles" section of
+docs/benchmarks.md. Bounded: a fixed number of requests, each with a 60 s timeout; the servers are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import geopandas as gpd
+import httpx
+import numpy as np
+import psycopg
+import shapely
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "benchmarks.md"
+SECTION = "## Tiles"
+DB_NAME = "bench_tiles"
+OURS_PORT, TIPG_PORT = 8731, 8732
+
+
+def server_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        from gridplanner.cli.db import ensure_database
+        from gridplanner.store.database import database_url
+
+        ensure_database()
+        url = database_url()
+    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
+
+
+def with_database(url: str, name: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://" + re.sub(r"/[^/?]*(\?|$)", rf"/{name}\1", rest, count=1)
+
+
+def fresh_database(url: str) -> str:
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    own = with_database(url, DB_NAME)
+    os.environ["DATABASE_URL"] = own
+    from gridplanner.settings import get_settings
+    from gridplanner.store import database
+
+    for cached in (get_settings, database.get_engine, database._sessionmaker):
+        cached.cache_clear()
+    database.upgrade()
+    return own
+
+
+def drop_database(url: str) -> None:
+    from gridplanner.store import database
+
+    database.get_engine().dispose()
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+
+
+def voronoi_grids(communities: gpd.GeoDataFrame, per_community: int, seed: int = 3) -> gpd.GeoDataFrame:
+    """Each community cut into about ``per_community`` Voronoi cells of random seeds inside it (largest part kept)."""
+    rng = np.random.default_rng(seed)
+    codes, geoms = [], []
+    for code, outline in zip(communities["code"], communities.geometry):
+        x0, y0, x1, y1 = outline.bounds
+        pts = shapely.points(rng.uniform(x0, x1, per_community * 4), rng.uniform(y0, y1, per_community * 4))
+        pts = pts[shapely.contains(outline, pts)][:per_community]
+        if len(pts) < 2:
+            cells = [outline]
+        else:
+            cells = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(pts), extend_to=outline))
+            cells = shapely.intersection(cells, outline)
+        for cell in cells:
+            polys = [p for p in shapely.get_parts(cell) if p.geom_type == "Polygon" and p.area > 0]
+            if polys:
+                codes.append(code)
+                geoms.append(max(polys, key=lambda p: p.area))
+    n = len(geoms)
+    return gpd.GeoDataFrame(
+        {"community_code": codes, "code": [f"{c}{i:04d}" for i, c in enumerate(codes)], "households": rng.integers(150, 650, n), "population": rng.integers(400, 1800, n)},
+        geometry=geoms, crs=communities.crs,
+    )
+
+
+def set_up_city(n_communities: int, per_community: int, tmp: Path) -> dict:
+    from sqlalchemy import text
+
+    from gridplanner import plans
+    from gridplanner.importing import import_file
+    from gridplanner.sampledata.city import generate_city
+    from gridplanner.store.database import session_scope
+    from gridplanner.store import models as m
+
+    comm = generate_city(n_communities=n_communities, n_buildings=1000)["communities"].to_crs(4490)
+    path = tmp / "bench_communities.geojson"
+    comm.to_file(path, driver="GeoJSON")
+    grids = voronoi_grids(comm, per_community)
+    with session_scope() as s:
+        import_file(s, "communities", path)
+        plan = m.GridPlan(name="bench", status="published", version=1, settings={}, report={})
+        s.add(plan)
+        s.flush()
+        plans.write_grids(s, plan.id, grids, source="bench")
+        vertices = s.execute(text("SELECT avg(ST_NPoints(geom)) FROM grids")).scalar_one()
+    with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return {"communities": len(comm), "grids": len(grids), "bounds": tuple(grids.total_bounds), "vertices": float(vertices)}
+
+
+def tile_list(bounds, n: int, seed: int = 11) -> list[tuple[int, int, int]]:
+    """``n`` distinct tiles over z12–z16 whose centres fall in the city's box, equally many per zoom."""
+    from tiles.tilemath import tile_for
+
+    rng = np.random.default_rng(seed)
+    out: list[tuple[int, int, int]] = []
+    per_zoom = n // 5
+    for z in range(12, 17):
+        a, b = tile_for(bounds[0], bounds[3], z), tile_for(bounds[2], bounds[1], z)
+        every = [(z, x, y) for x in range(a.x, b.x + 1) for y in range(a.y, b.y + 1)]
+        pick = rng.choice(len(every), size=min(per_zoom, len(every)), replace=False)
+        out += [every[i] for i in pick]
+    rng.shuffle(out)
+    return out
+
+
+def start_server(args: list[str], env: dict, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+                            env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=2).status_code < 500:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on {port} exited: {proc.stderr.read().decode()[-2000:]}")
+    proc.terminate()
+    raise RuntimeError(f"server on {port} did not start in 60 s")
+
+
+def run_pass(url_of, tiles: list[tuple[int, int, int]], clients: int) -> dict:
+    """Fetch every tile once with ``clients`` threads; tiles/s and latency percentiles (ms)."""
+    latencies: list[float] = []
+    sizes: list[int] = []
+    errors = 0
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
+        def fetch(t):
+            t0 = time.perf_counter()
+            r = http.get(url_of(*t))
+            return time.perf_counter() - t0, r.status_code, len(r.content)
+
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            for dt_, status, size in pool.map(fetch, tiles):
+                latencies.append(dt_ * 1000)
+                sizes.append(size)
+                errors += status != 200
+        wall = time.perf_counter() - start
+    lat = np.array(latencies)
+    return {"rate": len(tiles) / wall, "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)), "kb": float(np.mean(sizes)) / 1024, "errors": errors}
+
+
+def machine() -> dict:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
+    mem = next((int(line.split()[1]) // 1024 // 1024 for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")), 0)
+    return {"cpu": cpu, "cores": os.cpu_count(), "ram": mem}
+
+
+def write_section(body: str) -> None:
+    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nFigures measured by the scripts in `bench/`; each section is rewritten by its own script.\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    doc = pattern.sub(lambda _: body, doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + body
+    DOC.write_text(doc, encoding="utf-8")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--communities", type=int, default=1000)
+    ap.add_argument("--per-community", type=int, default=20)
+    ap.add_argument("--requests", type=int, default=600)
+    ap.add_argument("--clients", type=int, default=4)
+    ap.add_argument("--no-doc", action="store_true", help="print the table only")
+    args = ap.parse_args()
+
+    base = server_url()
+    url = fresh_database(base)
+    servers: list[subprocess.Popen] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            city = set_up_city(args.communities, args.per_community, Path(tmp))
+            print(f"city: {city['communities']} communities, {city['grids']} grids ({city['vertices']:.0f} vertices each) in {time.perf_counter() - t0:.0f} s", flush=True)
+        tiles = tile_list(city["bounds"], args.requests)
+        servers.append(start_server(["gridplanner.api.app:create_app", "--factory"], {"DATABASE_URL": url}, OURS_PORT))
+        servers.append(start_server(["tipg.main:app"], {"DATABASE_URL": url, "TIPG_DB_TABLES": '["public.grids"]', "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]'}, TIPG_PORT))
+        ours = lambda z, x, y: f"http://127.0.0.1:{OURS_PORT}/api/v1/tiles/grids/{z}/{x}/{y}.pbf"
+        tipg = lambda z, x, y: f"http://127.0.0.1:{TIPG_PORT}/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}"
+        # Same start for both: table and indexes in PostgreSQL's buffers, each server's pool open (on a tile
+        # outside the list, so nothing measured is cached).
+        with psycopg.connect(url) as conn:
+            conn.execute("SELECT sum(ST_NPoints(geom)) FROM grids").fetchone()
+        for url_of in (ours, tipg):
+            httpx.get(url_of(0, 0, 0), timeout=60)
+        results = {}
+        for name, url_of in (("Gridplanner", ours), ("tipg", tipg)):
+            for phase in ("cold", "warm"):
+                results[(name, phase)] = r = run_pass(url_of, tiles, args.clients)
+                print(f"{name:12s} {phase}: {r['rate']:7.1f} tiles/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  {r['kb']:.1f} KiB  errors {r['errors']}", flush=True)
+    finally:
+        for proc in servers:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        drop_database(base)
+
+    mach = machine()
+    with psycopg.connect(with_database(base, "postgres")) as conn:
+        pg, postgis = conn.execute("SELECT current_setting('server_version'), (SELECT default_version FROM pg_available_extensions WHERE name = 'postgis')").fetchone()
+    import tipg
+
+    rows = "\n".join(
+        f"| {name} | {phase} | {r['rate']:,.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['kb']:.1f} | {r['errors']} |"
+        for (name, phase), r in results.items()
+    )
+    body = f"""{SECTION}
+
+`.venv/bin/python -m bench.bench_tiles` — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {mach['cpu']}, {mach['cores']} cores, {mach['ram']} GiB RAM; PostgreSQL {pg}, PostGIS {postgis}; tipg {tipg.__version__}.
+
+Generated city: {city['communities']:,} communities cut into {city['grids']:,} grids (Voronoi cells, {city['vertices']:.0f} vertices on average), one published plan. {len(tiles)} distinct tiles over z12–z16 (equal shares per zoom) inside the city, fetched by {args.clients} concurrent clients over HTTP on 127.0.0.1, each server one uvicorn worker on the same PostGIS.
+
+| server | pass | tiles/s | p50 (ms) | p95 (ms) | mean tile (KiB) | errors |
+|---|---|---:|---:|---:|---:|---:|
+{rows}
+
+Gridplanner: `/api/v1/tiles/grids/{{z}}/{{x}}/{{y}}.pbf` (the grids layer with size status from the plan's rule, per-vertex snapping to the tile grid, in-process cache with ETags; cold = empty cache). tipg: `/collections/public.grids/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}` on the same table (ST_AsMVTGeom, no tile cache: its warm pass only has PostgreSQL's buffers warm). Target: at least tipg's throughput, p95 under 50 ms warm.
+"""
+    print(body)
+    if not args.no_doc:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    main()
