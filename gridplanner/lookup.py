@@ -54,76 +54,102 @@ def resolve_plan(session: Session, plan_id: int | None = None) -> PlanRef:
     return PlanRef(row.id, row.version, row.status, row.published_at)
 
 
-# The plan CTE lets a single lookup be one round trip: no row at all means no plan, a row without code no grid.
-_POINT_SQL = text(
-    """
+# One round trip per lookup, and the answer is built as JSON by PostgreSQL: no row at all means no such plan,
+# a row whose grid is NULL means no grid holds the point.
+_POINT_SQL = """
     WITH plan AS (
         SELECT id, version FROM grid_plans
-        WHERE CASE WHEN CAST(:plan AS int) IS NULL THEN status = 'published' ELSE id = CAST(:plan AS int) END
+        WHERE CASE WHEN CAST(%(plan)s AS int) IS NULL THEN status = 'published' ELSE id = CAST(%(plan)s AS int) END
     ), hit AS (
         SELECT g.code, g.name, g.type, g.dedicated_kind, g.community_code
         FROM grids g JOIN plan ON g.plan_id = plan.id
-        WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(:x, :y), 4490))
+        WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4490))
         ORDER BY g.code LIMIT 1
     )
-    SELECT plan.id AS plan_id, plan.version, hit.code, hit.name, hit.type, hit.dedicated_kind,
-           hit.community_code, c.name AS community_name,
-           s.code AS street_code, s.name AS street_name, s.kind AS street_kind,
-           d.code AS district_code, d.name AS district_name,
-           (SELECT COALESCE(json_agg(json_build_object('name', st.name, 'role', st.role, 'phone', st.phone)
-                                     ORDER BY st.role <> '网格长', st.name, st.id), '[]'::json)
-            FROM staff st
-            WHERE hit.code IS NOT NULL AND st.grid_code = hit.code AND st.active AND st.role = ANY(:roles)) AS staff
+    SELECT CASE WHEN hit.code IS NOT NULL THEN json_build_object(
+        'code', hit.code, 'name', hit.name, 'type', hit.type, 'dedicated_kind', hit.dedicated_kind,
+        'community', json_build_object('code', hit.community_code, 'name', c.name),
+        'street', json_build_object('code', s.code, 'name', s.name, 'kind', s.kind),
+        'district', json_build_object('code', d.code, 'name', d.name),
+        'staff', (SELECT COALESCE(json_agg(json_build_object('name', st.name, 'role', st.role, 'phone', st.phone)
+                                           ORDER BY st.role <> '网格长', st.name, st.id), '[]'::json)
+                  FROM staff st WHERE st.grid_code = hit.code AND st.active AND st.role = ANY(%(roles)s)),
+        'plan', json_build_object('id', plan.id, 'version', plan.version),
+        'query', CAST(%(query)s AS json))::text END
     FROM plan
     LEFT JOIN hit ON true
     LEFT JOIN communities c ON c.code = hit.community_code
     LEFT JOIN streets s ON s.code = c.street_code
     LEFT JOIN districts d ON d.code = s.district_code
-    """
-)
+"""
+
+
+def _driver(session: Session):
+    """The psycopg connection under ``session`` (same transaction): the hot lookups skip SQLAlchemy's
+    per-statement work, and psycopg prepares them after a few calls."""
+    return session.connection().connection.driver_connection
+
+
+def lookup_point_json(session: Session, lon: float, lat: float, plan_id: int | None = None, *, query: dict | None = None) -> str | None:
+    """The grid holding the CGCS2000 point (lon, lat) as JSON text: code, name, type, community, street,
+    district, staff contact (网格长, 专职网格员), plan, and ``query`` echoed; None when no grid holds it.
+
+    Raises :class:`PlanNotFound`."""
+    params = {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES), "query": json.dumps(query or {}, ensure_ascii=False)}
+    row = _driver(session).execute(_POINT_SQL, params).fetchone()
+    if row is None:
+        resolve_plan(session, plan_id)  # raises with the reason
+        raise PlanNotFound(f"no plan {plan_id}")  # only if the plan vanished between the two statements
+    return row[0]
 
 
 def lookup_point(session: Session, lon: float, lat: float, plan_id: int | None = None) -> dict | None:
-    """The grid holding the CGCS2000 point (lon, lat) with its community, street, district and staff contact;
-    None when no grid holds it. Raises :class:`PlanNotFound`."""
-    row = session.execute(_POINT_SQL, {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES)}).first()
-    if row is None:
-        resolve_plan(session, plan_id)  # raises with the reason
-        raise PlanNotFound("no plan")  # unreachable unless the plan vanished between the two statements
-    if row.code is None:
-        return None
-    return {
-        "code": row.code,
-        "name": row.name,
-        "type": row.type,
-        "dedicated_kind": row.dedicated_kind,
-        "community": {"code": row.community_code, "name": row.community_name},
-        "street": {"code": row.street_code, "name": row.street_name, "kind": row.street_kind},
-        "district": {"code": row.district_code, "name": row.district_name},
-        "staff": row.staff,
-        "plan": {"id": row.plan_id, "version": row.version},
-    }
+    """:func:`lookup_point_json` as a dict."""
+    found = lookup_point_json(session, lon, lat, plan_id)
+    return None if found is None else json.loads(found)
 
 
-# One round trip for the whole batch: the points travel as one WKB MultiPoint, each probes the GiST index.
-_BATCH_SQL = text(
-    """
-    SELECT (SELECT g.code FROM grids g
-            WHERE g.plan_id = :plan AND ST_Intersects(g.geom, p.geom)
-            ORDER BY g.code LIMIT 1)
-    FROM ST_Dump(ST_GeomFromWKB(:wkb, 4490)) AS p
-    ORDER BY p.path[1]
-    """
-)
+# One round trip for the whole batch: the points travel as one WKB MultiPoint, each probes the GiST index and
+# the codes come back as one array.
+_BATCH_SQL = """
+    SELECT array_agg(t.code ORDER BY t.i) FROM (
+        SELECT p.path[1] AS i,
+               (SELECT min(g.code) FROM grids g WHERE g.plan_id = %(plan)s AND ST_Intersects(g.geom, p.geom)) AS code
+        FROM ST_Dump(ST_GeomFromWKB(%(wkb)s, 4490)) AS p
+    ) t
+"""
 
 
 def lookup_points(session: Session, plan_id: int, lon: np.ndarray, lat: np.ndarray) -> list[str | None]:
-    """The code of the grid holding each CGCS2000 point (None where no grid does), in input order."""
+    """The code of the grid holding each CGCS2000 point (None where no grid does), in input order.
+
+    Points are sent in Morton (Z) order so that neighbours probe the same index pages one after another."""
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
     if len(lon) == 0:
         return []
-    wkb = shapely.to_wkb(shapely.multipoints(np.column_stack([lon, lat])))
-    return list(session.execute(_BATCH_SQL, {"plan": plan_id, "wkb": wkb}).scalars())
+    order = np.argsort(morton_key(lon, lat), kind="stable")
+    wkb = shapely.to_wkb(shapely.multipoints(np.column_stack([lon[order], lat[order]])))
+    codes = _driver(session).execute(_BATCH_SQL, {"plan": plan_id, "wkb": wkb}).fetchone()[0]
+    out: list[str | None] = [None] * len(lon)
+    for i, code in zip(order.tolist(), codes):
+        out[i] = code
+    return out
+
+
+def _spread_bits(v: np.ndarray) -> np.ndarray:
+    v = v.astype(np.uint64)
+    for shift, mask in ((8, 0x00FF00FF), (4, 0x0F0F0F0F), (2, 0x33333333), (1, 0x55555555)):
+        v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+    return v
+
+
+def morton_key(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Z-order key of points on a 65,536 × 65,536 lattice over their own box."""
+    def cells(v: np.ndarray) -> np.ndarray:
+        span = float(np.ptp(v)) or 1.0
+        return np.clip((v - v.min()) / span * 65535, 0, 65535)
+
+    return _spread_bits(cells(x)) | (_spread_bits(cells(y)) << np.uint64(1))
 
 
 def to_cgcs2000(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import numpy as np
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -189,6 +189,9 @@ def plan_or_404(session: Session, plan_id: int | None) -> lookup.PlanRef:
         raise HTTPException(404, str(exc)) from None
 
 
+NO_GRID, OUT_OF_RANGE = "no grid contains this point", "coordinates out of range"
+
+
 def _out_of_range(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return ~(np.isfinite(lon) & np.isfinite(lat)) | (np.abs(lon) > 180) | (np.abs(lat) > 90)
 
@@ -210,14 +213,15 @@ def lookup_point(
     On a boundary shared by two grids the lowest code is returned."""
     x, y = lookup.to_cgcs2000(lon, lat, crs.value)
     x, y = float(x), float(y)
+    query = {"lon": lon, "lat": lat, "crs": crs.value, "lon_cgcs2000": round(x, 8), "lat_cgcs2000": round(y, 8)}
     try:
-        hit = lookup.lookup_point(session, x, y, plan)
+        found = lookup.lookup_point_json(session, x, y, plan, query=query)
     except lookup.PlanNotFound as exc:
         raise HTTPException(404, str(exc)) from None
-    if hit is None:
+    if found is None:
         return JSONResponse(status_code=404, content={"detail": "no grid contains this point", "lon": lon, "lat": lat, "crs": crs.value})
-    hit["query"] = {"lon": lon, "lat": lat, "crs": crs.value, "lon_cgcs2000": round(x, 8), "lat_cgcs2000": round(y, 8)}
-    return hit
+    # PostgreSQL wrote the JSON; parsing and re-validating it here would double the cost of a lookup.
+    return Response(content=found.encode(), media_type="application/json")
 
 
 @router.post(
@@ -240,16 +244,17 @@ def lookup_batch(body: BatchRequest, session: SessionDep, plan: PlanParam = None
         ids = None
         coords = np.array(body.points, dtype=float).reshape(n, 2)
     bad = _out_of_range(coords[:, 0], coords[:, 1])
-    lon, lat = lookup.to_cgcs2000(np.where(bad, 0.0, coords[:, 0]), np.where(bad, 0.0, coords[:, 1]), body.crs.value)
-    codes = lookup.lookup_points(session, ref.id, lon, lat)
-    results = []
-    for i, code in enumerate(codes):
-        reason = "coordinates out of range" if bad[i] else (None if code is not None else "no grid contains this point")
-        item = {"code": None if bad[i] else code, "reason": reason}
-        if ids is not None:
-            item = {"id": ids[i], **item}
-        results.append(item)
-    found = sum(1 for r in results if r["code"] is not None)
+    good = np.flatnonzero(~bad)
+    lon, lat = lookup.to_cgcs2000(coords[good, 0], coords[good, 1], body.crs.value)
+    codes: list[str | None] = [None] * n
+    for i, code in zip(good.tolist(), lookup.lookup_points(session, ref.id, lon, lat)):
+        codes[i] = code
+    results = [{"code": c, "reason": None} if c is not None else {"code": None, "reason": NO_GRID} for c in codes]
+    for i in np.flatnonzero(bad).tolist():
+        results[i]["reason"] = OUT_OF_RANGE
+    if ids is not None:
+        results = [{"id": i, **r} for i, r in zip(ids, results)]
+    found = n - codes.count(None)
     # Built by hand: validating 10,000 result models would cost more than the lookup itself.
     return JSONResponse({"plan": {"id": ref.id, "version": ref.version}, "crs": body.crs.value, "count": n, "found": found, "results": results})
 
