@@ -17,6 +17,7 @@ from gridplanner.planning.rules import SizeRule
 BASIC, DEDICATED = "basic", "dedicated"
 _BISECTION_ROUNDS = 4
 _REBALANCE_ROUNDS = 12
+_MAX_REDRAWS = 30  # per community: redraws cost a re-noding each
 
 
 @dataclass
@@ -151,7 +152,8 @@ def _balance(labels, cell_hh, cell_ded, rule: SizeRule) -> int:
 
 def _stuck_pairs(labels, cell_hh, cell_ded, pi, pj, length, rule: SizeRule, most: int = 4) -> list[tuple[int, ...]]:
     """Sets of neighbouring grids, each around a grid below the minimum that no neighbour can take, whose
-    households together can make grids within bounds (up to ``most`` grids); smallest first, disjoint."""
+    households together can make grids within bounds (up to ``most`` grids); smallest grid first, then
+    growing sets around it."""
     sizes, basic = _group_sizes(labels, cell_hh, cell_ded)
     shared: dict[int, dict[int, float]] = {}
     for a, b, ln in zip(labels[pi].tolist(), labels[pj].tolist(), length.tolist()):
@@ -177,9 +179,8 @@ def _stuck_pairs(labels, cell_hh, cell_ded, pi, pj, length, rule: SizeRule, most
             total += sizes[n]
             k = rule.grid_count(total)
             if total > rule.max_households and k * rule.min_households <= total <= k * rule.max_households:
-                used.update(members)
+                # Smaller sets first; a larger one is a fallback when redrawing the smaller fails.
                 sets.append(tuple(members))
-                break
     return sets
 
 
@@ -314,12 +315,14 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
 
     # A small grid whose neighbours are all too full to take it: redraw it together with a neighbour as
     # two or more grids (bisection of their union), keeping the redraw only when it leaves more grids in bounds.
-    tried: set[tuple[int, int]] = set()
+    tried: set[tuple] = set()
+    attempts = 0
     for _ in range(_REBALANCE_ROUNDS if n_bld else 0):
         pairs = [p for p in _stuck_pairs(labels, cell_hh, cell_ded, pi, pj, length, rule) if _pair_key(p, labels, cell_hh) not in tried]
-        if not pairs:
+        if not pairs or attempts >= _MAX_REDRAWS:
             break
-        for pair in pairs:
+        for pair in pairs[: _MAX_REDRAWS - attempts]:
+            attempts += 1
             tried.add(_pair_key(pair, labels, cell_hh))
             state = _redraw(pair, region, data, rule, frame, blds, base_lines, cuts, cells, cell_ded, labels, bld_face)
             if state is not None and _balance(state[3], state[4], state[1], rule) > _balance(labels, cell_hh, cell_ded, rule):

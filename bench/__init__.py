@@ -1,0 +1,1 @@
+"""Benchmarks: one module per benchmark, each runnable with ``python -m bench.<name>``."""
