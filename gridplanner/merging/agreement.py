@@ -6,7 +6,7 @@ import numpy as np
 import shapely
 
 #: Grids per layer used to score agreement; a deterministic sample keeps large layers fast.
-SAMPLE = 1000
+SAMPLE = 500
 
 
 def best_iou(geoms: np.ndarray, others: np.ndarray, tree: shapely.STRtree | None = None) -> np.ndarray:
@@ -22,8 +22,8 @@ def best_iou(geoms: np.ndarray, others: np.ndarray, tree: shapely.STRtree | None
     return best
 
 
-def agreement(layers: dict[str, np.ndarray], map_=map) -> dict[str, float]:
-    """Each layer's mean best IoU against every other layer, averaged over the others (``map_`` may be a pool's)."""
+def agreement(layers: dict[str, np.ndarray]) -> dict[str, float]:
+    """Each layer's mean best IoU against every other layer, averaged over the others."""
     names = list(layers)
     trees = {n: shapely.STRtree(layers[n]) for n in names}
 
@@ -33,7 +33,7 @@ def agreement(layers: dict[str, np.ndarray], map_=map) -> dict[str, float]:
         per_other = [best_iou(sample, layers[m], trees[m]).mean() for m in names if m != n]
         return float(np.mean(per_other)) if per_other else 1.0
 
-    return dict(zip(names, map_(score, names)))
+    return {n: score(n) for n in names}
 
 
 def choose_base(scores: dict[str, float], wanted: str | None) -> str:

@@ -54,7 +54,7 @@ def assemble(community, base: tuple[np.ndarray, list[str]], fills: list[tuple[np
     gaps, _ = polygon_parts(np.array([bare], dtype=object))
     geoms += list(gaps)
     labels += [GAP] * len(gaps)
-    cleaned = clean_coverage(np.array(geoms, dtype=object), gap_width=gap_width)
+    cleaned = clean_coverage(np.array(geoms, dtype=object), gap_width=gap_width, expected_area=shapely.area(community))
     parts, index = polygon_parts(cleaned)
     return Pieces(list(parts), [labels[i] for i in index], list(gaps))
 

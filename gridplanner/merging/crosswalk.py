@@ -30,13 +30,19 @@ def crosswalk_layer(layer: Layer, clip: Clip, grids: np.ndarray, tree: shapely.S
     up to its area inside the communities.
     """
     d, g = tree.query(layer.geoms, predicate="intersects")
-    shared = shapely.area(shapely.intersection(layer.geoms[d], grids[g]))
+    # A unified grid wholly inside the department grid shares all its area: no overlay needed for those pairs.
+    wd, wg = tree.query(layer.geoms, predicate="contains")
+    whole = np.isin(d * len(grids) + g, wd * len(grids) + wg)
+    shared = shapely.area(grids[g])
+    cut = np.flatnonzero(~whole)
+    shared[cut] = shapely.area(shapely.intersection(layer.geoms[d[cut]], grids[g[cut]]))
     real = shared > DUST_M2
     d, g, shared = d[real], g[real], shared[real]
     table = pd.DataFrame({"d": d, "grid_index": g, "shared_area_m2": shared})
     table["shared_households"] = 0.0
     if len(points):
-        p, pd_ = shapely.STRtree(layer.geoms).query(points, predicate="intersects")
+        # Query with this layer's grids (prepared in this thread), not with the points other threads share.
+        pd_, p = shapely.STRtree(points).query(layer.geoms, predicate="intersects")
         placed = point_grid[p] >= 0
         hh = pd.DataFrame({"d": pd_[placed], "grid_index": point_grid[p][placed], "h": households[p][placed]})
         hh = hh.groupby(["d", "grid_index"], as_index=False)["h"].sum()

@@ -83,14 +83,16 @@ def merge_layers(
         comm_geoms = np.asarray(clean_coverage(comm_geoms))
         report["communities_cleaned"] = True
 
-    pool = ThreadPoolExecutor(max_workers=max(1, workers))  # GEOS work releases the GIL: threads share the cores
+    # GEOS work releases the GIL, so threads share the cores. A geometry is never prepared (used in a prepared
+    # predicate) by two threads at once: GEOS builds prepared indexes lazily and not thread-safely.
+    pool = ThreadPoolExecutor(max_workers=max(1, workers))
     progress("reading layers", 0, len(layers))
     prepared = {}
     for k, (name, gdf) in enumerate(layers.items()):
         prepared[name] = prepare_layer(name, gdf, id_field, crs)
         progress("reading layers", k + 1, len(layers))
     progress("comparing layers", 0, 1)
-    scores = agreement({n: l.geoms for n, l in prepared.items()}, pool.map)
+    scores = agreement({n: l.geoms for n, l in prepared.items()})
     base_name = choose_base(scores, base)
     fill_order = sorted((n for n in prepared if n != base_name), key=lambda n: -scores[n])
     report["base"] = {"department": base_name, "chosen_by": "option" if base else "agreement",
@@ -150,8 +152,9 @@ def merge_layers(
         # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
         grids, grid_comm, out_labels = _reclean(grids, grid_comm, out_labels)
     progress("crosswalk", 0, len(prepared))
-    result_grids, point_grid = _grid_table(grids, grid_comm, out_labels, codes, bld, prepared[base_name], crs)
+    result_grids, point_grid = _grid_table(grids, grid_comm, out_labels, codes, bld, crs)
     tree = shapely.STRtree(grids)
+    tree.query(grids[:1])  # built now, before threads share it
     tables, complete = [], {}
     points = bld.points() if bld is not None else np.zeros(0, dtype=object)
     hh = bld.households if bld is not None else np.zeros(0)
@@ -161,6 +164,7 @@ def merge_layers(
         progress("crosswalk", k + 1, len(prepared))
     pool.shutdown()
     crosswalk = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=COLUMNS)
+    result_grids["base_id"] = _base_ids(crosswalk, base_name, prepared[base_name], grids)
 
     to_lonlat = Transformer.from_crs(crs, STORAGE_CRS, always_xy=True)
     report["department_gaps"] = [_located(g, to_lonlat) for g in dept_gaps]
@@ -236,7 +240,7 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
             geoms += list(parts)
             names += [labels[i] if len(parts) == 1 else _split_label(labels[i])] * len(parts)
         # The division engine works in lon/lat: settle the round trip's rounding on shared edges.
-        cleaned, index = polygon_parts(clean_coverage(np.array(geoms, dtype=object), gap_width=min_width))
+        cleaned, index = polygon_parts(clean_coverage(np.array(geoms, dtype=object), gap_width=min_width, expected_area=shapely.area(comm_geoms[c])))
         pieces = asm.Pieces(list(cleaned), [names[k] for k in index])
         slivers += _tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
         out_geoms += pieces.geoms
@@ -247,7 +251,7 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
 
 def _reclean(grids, grid_comm, labels):
     """All grids edge-matched by GEOS's coverage cleaner; only rounding-size gaps are closed."""
-    cleaned, index = polygon_parts(clean_coverage(grids, gap_width=ROUNDING_GAP_M))
+    cleaned, index = polygon_parts(clean_coverage(grids, gap_width=ROUNDING_GAP_M, expected_area=float(shapely.area(grids).sum())))
     return cleaned, grid_comm[index], [labels[k] for k in index]
 
 
@@ -285,7 +289,7 @@ def _located(entry: dict, transformer: Transformer) -> dict:
     return out
 
 
-def _grid_table(grids, grid_comm, labels, codes, bld, base_layer, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def _grid_table(grids, grid_comm, labels, codes, bld, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """The unified grids as a GeoDataFrame in EPSG:4490, and the grid index of each building (-1: none)."""
     n = len(grids)
     hh, pop, count = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
@@ -293,14 +297,6 @@ def _grid_table(grids, grid_comm, labels, codes, bld, base_layer, crs) -> tuple[
     if bld is not None:
         hh, pop, count = sizing.households_in(grids, bld)
         point_grid = containing_index(bld.points(), grids)
-    base_ids = [None] * n
-    a, b = shapely.STRtree(base_layer.geoms).query(grids, predicate="intersects")
-    if len(a):
-        inter = shapely.area(shapely.intersection(grids[a], base_layer.geoms[b]))
-        iou = inter / (shapely.area(grids[a]) + shapely.area(base_layer.geoms[b]) - inter)
-        for i, j, v in zip(a, b, iou):
-            if v >= IDENTITY_IOU:
-                base_ids[i] = str(base_layer.ids[j])
     table = gpd.GeoDataFrame(
         {
             "community_code": codes[grid_comm] if n else np.zeros(0, dtype=object),
@@ -310,7 +306,7 @@ def _grid_table(grids, grid_comm, labels, codes, bld, base_layer, crs) -> tuple[
             "area_m2": np.round(shapely.area(grids), 1) if n else np.zeros(0),
             "buildings": count,
             "source": labels,
-            "base_id": base_ids,
+            "base_id": None,
         },
         geometry=gpd.GeoSeries(grids, crs=crs).to_crs(STORAGE_CRS).values,
         crs=STORAGE_CRS,
@@ -318,19 +314,44 @@ def _grid_table(grids, grid_comm, labels, codes, bld, base_layer, crs) -> tuple[
     return table, point_grid
 
 
+def _base_ids(crosswalk: pd.DataFrame, base: str, layer, grids: np.ndarray) -> list[str | None]:
+    """The base grid each unified grid matches with IoU >= IDENTITY_IOU (from the base layer's crosswalk rows)."""
+    rows = crosswalk[crosswalk["department"] == base]
+    g = rows["grid_index"].to_numpy()
+    shared = rows["shared_area_m2"].to_numpy()
+    index = {v: i for i, v in enumerate(layer.ids)}
+    base_area = shapely.area(layer.geoms)[[index[v] for v in rows["department_grid_id"]]] if len(rows) else np.zeros(0)
+    iou = shared / (shapely.area(grids[g]) + base_area - shared) if len(rows) else np.zeros(0)
+    out: list[str | None] = [None] * len(grids)
+    for i, gid in zip(g[iou >= IDENTITY_IOU], rows["department_grid_id"].to_numpy()[iou >= IDENTITY_IOU]):
+        out[i] = str(gid)
+    return out
+
+
 def _mapped_to_several(crosswalk: pd.DataFrame, min_area: float) -> list[dict]:
     """Department grids whose area goes, beyond sliver size and 1 %, to two or more unified grids."""
     real = crosswalk[(crosswalk["shared_area_m2"] >= min_area) & (crosswalk["share_of_department_grid"] >= 0.01)]
-    counts = real.groupby(["department", "department_grid_id"])["grid_index"].apply(list)
-    return [{"department": d, "department_grid_id": str(g), "grid_indices": [int(i) for i in idx]}
-            for (d, g), idx in counts.items() if len(idx) > 1]
+    real = real.sort_values(["department", "department_grid_id"], kind="stable")
+    key = (real["department"] + "\x00" + real["department_grid_id"].astype(str)).to_numpy()
+    if len(key) == 0:
+        return []
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    sizes = np.diff(np.r_[starts, len(key)])
+    dept, gid, idx = real["department"].to_numpy(), real["department_grid_id"].to_numpy(), real["grid_index"].to_numpy()
+    return [{"department": dept[a], "department_grid_id": str(gid[a]), "grid_indices": idx[a : a + n].tolist()}
+            for a, n in zip(starts[sizes > 1], sizes[sizes > 1])]
 
 
 def _summary(grids, grid_comm, comm_geoms, table, report, min_area, min_width) -> dict:
     """Checks on the result: coverage validity, gaps, slivers, single polygons, containment."""
     per_comm = np.bincount(grid_comm, weights=shapely.area(grids), minlength=len(comm_geoms)) if len(grids) else np.zeros(len(comm_geoms))
     comm_area = shapely.area(comm_geoms)
-    outside = shapely.area(shapely.difference(grids, comm_geoms[grid_comm])) if len(grids) else np.zeros(0)
+    outside = np.zeros(len(grids))
+    if len(grids):
+        shapely.prepare(comm_geoms)
+        # Only grids not plainly inside their community need the (costly) difference.
+        loose = np.flatnonzero(~shapely.covers(comm_geoms[grid_comm], grids))
+        outside[loose] = shapely.area(shapely.difference(grids[loose], comm_geoms[grid_comm[loose]]))
     return {
         "grids": int(len(grids)),
         "communities": int(len(comm_geoms)),

@@ -84,22 +84,33 @@ def containing_index(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
     return out
 
 
-def clean_coverage(geoms, gap_width: float = 0.0) -> np.ndarray:
-    """GEOS's ``coverage_clean``, retried on finer-to-coarser precision grids (1 µm to 1 mm) if it fails.
+def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = None) -> np.ndarray:
+    """GEOS's ``coverage_clean``, checked: the cleaned pieces must cover ``expected_area`` (default: the area of
+    the union of ``geoms``), else it is redone on a precision grid of 1 µm, 0.1 mm, 1 mm.
 
-    On rare inputs, nearly coincident edges make GEOS's cleaner throw a TopologyException; snapping every
-    vertex to a tiny grid first removes the near-coincidence without moving anything measurably.
+    On rare inputs GEOS 3.14's cleaner throws a TopologyException, or silently drops a face (seen: a 4 ha
+    piece vanished); snapping every vertex to a tiny grid first avoids both without moving anything
+    measurably. If every attempt loses area, the attempt closest to ``expected_area`` is returned.
     """
     geoms = np.asarray(geoms, dtype=object)
-    try:
-        return shapely.coverage_clean(geoms, gap_width=gap_width)
-    except shapely.errors.GEOSException:
-        for grid in (1e-6, 1e-4, 1e-3):
-            try:
-                return shapely.coverage_clean(shapely.set_precision(geoms, grid), gap_width=gap_width)
-            except shapely.errors.GEOSException:
-                continue
-        raise
+    if len(geoms) == 0:
+        return geoms
+    expected = float(shapely.area(shapely.union_all(geoms))) if expected_area is None else expected_area
+    tolerance = 0.01 + 1e-7 * expected
+    best, best_err = None, np.inf
+    for grid in (None, 1e-6, 1e-4, 1e-3):
+        try:
+            cleaned = shapely.coverage_clean(geoms if grid is None else shapely.set_precision(geoms, grid), gap_width=gap_width)
+        except shapely.errors.GEOSException:
+            continue
+        err = abs(float(shapely.area(cleaned).sum()) - expected)
+        if err <= tolerance:
+            return cleaned
+        if err < best_err:
+            best, best_err = cleaned, err
+    if best is None:
+        raise shapely.errors.GEOSException("coverage_clean failed on every precision grid")
+    return best
 
 
 def bbox_candidates(bounds: np.ndarray, i: int, alive: np.ndarray, eps: float = 1e-6) -> np.ndarray:

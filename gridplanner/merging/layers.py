@@ -57,9 +57,13 @@ def prepare_layer(name: str, gdf: gpd.GeoDataFrame, id_field: str | None, crs: C
 def overlaps_within(layer: Layer, min_area_m2: float = 0.01) -> list[dict]:
     """Pairs of grids of one layer whose interiors overlap, with the overlapping area."""
     tree = shapely.STRtree(layer.geoms)
-    a, b = tree.query(layer.geoms, predicate="intersects")
-    pair = a < b
-    a, b = a[pair], b[pair]
+    # Interiors meet when the grids overlap or one holds the other; touching neighbours are left out cheaply.
+    a1, b1 = tree.query(layer.geoms, predicate="overlaps")
+    a2, b2 = tree.query(layer.geoms, predicate="contains")
+    a, b = np.r_[a1, a2, b2], np.r_[b1, b2, a2]
+    pairs = np.unique(np.c_[np.minimum(a, b), np.maximum(a, b)], axis=0)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    a, b = pairs[:, 0], pairs[:, 1]
     areas = shapely.area(shapely.intersection(layer.geoms[a], layer.geoms[b]))
     hit = areas > min_area_m2
     return [
@@ -83,8 +87,13 @@ def clip_to_communities(layer: Layer, communities: np.ndarray) -> Clip:
     """Intersect every grid of ``layer`` with every community it meets."""
     tree = shapely.STRtree(communities)
     g, c = tree.query(layer.geoms, predicate="intersects")
-    pieces = shapely.intersection(layer.geoms[g], communities[c])
-    pieces = polygonal(pieces)
+    # Most grids lie wholly inside one community: no overlay needed for those. (The query prepares this
+    # layer's grids, never the shared communities.)
+    wg, wc = tree.query(layer.geoms, predicate="within")
+    inside = np.isin(g * len(communities) + c, wg * len(communities) + wc)
+    pieces = layer.geoms[g].copy()
+    cut = np.flatnonzero(~inside)
+    pieces[cut] = polygonal(shapely.intersection(layer.geoms[g[cut]], communities[c[cut]]))
     keep = shapely.area(pieces) > DUST_M2
     g, c, pieces = g[keep], c[keep], pieces[keep]
     clipped = np.bincount(g, weights=shapely.area(pieces), minlength=len(layer.geoms))

@@ -20,6 +20,9 @@ from gridplanner.merging.geometry import (
 )
 from gridplanner.planning.rules import SizeRule
 
+#: Gaps narrower than this (m) after moving footprints are rounding.
+ROUNDING_GAP_M = 0.05
+
 
 @dataclass
 class Buildings:
@@ -71,7 +74,8 @@ def keep_buildings_whole(pieces: Pieces, community, buildings: Buildings) -> int
         if len(gain):
             geom = _safe(shapely.union, geom, _safe(shapely.intersection, shapely.union_all(gain), community))
         geoms[grid] = geom
-    parts, index = polygon_parts(clean_coverage(polygonal(geoms)))
+    # Footprints move whole from grid to grid, so any gap left is rounding: close it.
+    parts, index = polygon_parts(clean_coverage(polygonal(geoms), gap_width=ROUNDING_GAP_M, expected_area=shapely.area(community)))
     pieces.geoms, pieces.labels = list(parts), [pieces.labels[i] for i in index]
     return int(cut.sum())
 

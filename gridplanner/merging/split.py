@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from pyproj import CRS
 
+from gridplanner.merging.geometry import DUST_M2, polygonal
 from gridplanner.planning import SizeRule, divide
 
 
@@ -27,7 +29,10 @@ def split_oversized(grids: np.ndarray, households: np.ndarray, point_grid: np.nd
     out = plan.grids.to_crs(crs)
     key = out["community_code"].astype(int).to_numpy()
     geoms = out.geometry.values.to_numpy()
-    parts = {int(i): geoms[key == i] for i in over}
+    # The engine works in lon/lat: trim the round trip's rounding that pokes out of the piece (the community's
+    # coverage clean closes what falls short).
+    geoms = polygonal(shapely.intersection(geoms, grids[key]))
+    parts = {int(i): geoms[(key == i) & (shapely.area(geoms) > DUST_M2)] for i in over}
     reasons = {int(o["community_code"]): o["reason"] for o in plan.report["out_of_bounds"]}
     # A grid the engine leaves whole keeps its own geometry (not the lon/lat round trip's copy).
     return {i: p for i, p in parts.items() if len(p) > 1}, reasons
