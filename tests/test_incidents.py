@@ -199,7 +199,8 @@ def test_hotline_import_places_points_and_starts_clocks(db, tmp_path):
     assert got["RX0003"].grid_code is None and got["RX0003"].assignee_id is None
     assert any("no dispatch time" in n for n in report.notes)
     events = db.execute(text("SELECT count(*), min(actor) FROM incident_events")).one()
-    assert tuple(events) == (4, "import")
+    assert db.execute(text("SELECT detail ->> 'inserted' FROM audit_log WHERE action = 'import incidents'")).scalar_one() == "4"
+    assert tuple(events) == (0, None)  # the import is one audit entry, not a lifecycle step
     again = import_hotline(db, hotline_csv(rows), "h.csv")
     assert (again.inserted, again.skipped_existing) == (0, 4)
 
@@ -313,3 +314,17 @@ def test_open_incidents_move_by_location_when_a_plan_is_published(db, client, tm
     assert all("无网格" in u["reason"] for u in unsettled)
     staff_left = client.get("/api/v1/staff/unsettled").json()
     assert {s["from_code"] for s in staff_left} == {S2}
+
+
+def test_a_big_import_rebuilds_the_secondary_indexes_it_dropped(db, tmp_path, monkeypatch):
+    from gridplanner.incidents import hotline
+
+    world(db, tmp_path)
+    indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents' ORDER BY 1"
+    before = db.execute(text(indexes)).all()
+    assert {"ix_incidents_geom", "ix_incidents_grid_code", "incidents_external_id_key"} <= {n for n, _ in before}
+    monkeypatch.setattr(hotline, "REBUILD_MIN_ROWS", 2)
+    report = import_hotline(db, hotline_csv([row(i, code) for i, code in enumerate([N1, S1, N2, S2, None])]), "h.csv")
+    assert report.inserted == 5 and report.no_grid == 1
+    assert db.execute(text(indexes)).all() == before
+    assert db.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"), {"g": S2}).scalar_one() == 1

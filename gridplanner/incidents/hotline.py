@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner.incidents.catalogue import time_limits
 from gridplanner.incidents.lifecycle import CLOSED_STATUSES, STATUSES
-from gridplanner.incidents.locate import OPEN_SQL, community_at, fulltime_of, grid_join
+from gridplanner.incidents.locate import OPEN_SQL, community_at, fulltime_of
 from gridplanner.incidents.service import in_china, to_cgcs2000
 from gridplanner.staffing.published import published_plan_id
 from gridplanner.store import models as m
@@ -61,16 +61,18 @@ class HotlineReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _times(values: pd.Series) -> pd.Series:
-    s = values.fillna("").astype(str).str.strip().str.replace(" ", "T", n=1, regex=False)
+def _normalise_times(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(ISO 8601 strings with an offset — Beijing time when none was given —, their parsed UTC values)."""
+    s = values.str.replace(" ", "T", n=1, regex=False)
     naive = (s != "") & ~s.str.contains(_HAS_OFFSET)
-    s = s.where(~naive, s + LOCAL_TZ)
-    return pd.to_datetime(s.where(s != "", None), utc=True, format="ISO8601", errors="coerce")
+    if naive.any():
+        s = s.where(~naive, s + LOCAL_TZ)
+    return s, pd.to_datetime(s.where(s != "", None), utc=True, format="ISO8601", errors="coerce")
 
 
 def read_hotline(data: bytes, source: str, categories: set[str], *, crs: str = "wgs84") -> pd.DataFrame:
-    """The export checked row by row (every problem listed by row, header = row 1) and normalised: CGCS2000
-    lon/lat, UTC times. Raises IncidentImportError."""
+    """The export checked row by row (every problem listed by row, header = row 1) and normalised for COPY:
+    text columns, times as ISO 8601 with an offset, CGCS2000 lon/lat. Raises IncidentImportError."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             df = pd.read_csv(io.BytesIO(data), dtype=str, keep_default_na=False, encoding=encoding)
@@ -95,64 +97,59 @@ def read_hotline(data: bytes, source: str, categories: set[str], *, crs: str = "
     for opt in ("description", "source", "dispatched_at", "closed_at"):
         if opt not in out:
             out[opt] = ""
-    rowno = np.arange(len(out)) + 2
-    bad: list[tuple[np.ndarray, str | pd.Series]] = []
+    problems: list[tuple[int, str]] = []
 
     def flag(mask, message):
-        mask = np.asarray(mask, dtype=bool)
-        if mask.any():
-            msgs = message if not isinstance(message, str) else pd.Series(message, index=out.index)
-            bad.append((mask, msgs))
+        # Messages are built for the bad rows only: a million good rows cost nothing here.
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+            problems.append((int(i) + 2, message(out.iloc[i])))
 
-    flag(out["id"] == "", "id is empty")
-    dup = out["id"].duplicated(keep="first") & (out["id"] != "")
-    flag(dup, "id " + out["id"] + " appears twice in the file")
-    flag(~out["category"].isin(categories), "unknown category " + out["category"] + f" (catalogue: {', '.join(sorted(categories))})")
-    flag(~out["status"].isin(STATUSES), "unknown status " + out["status"] + f" (one of {', '.join(STATUSES)})")
-    reported = _times(out["reported_at"])
-    flag(reported.isna(), "reported_at " + out["reported_at"] + " is not a date and time (ISO 8601)")
-    dispatched, closed = _times(out["dispatched_at"]), _times(out["closed_at"])
-    flag(dispatched.isna() & (out["dispatched_at"] != ""), "dispatched_at " + out["dispatched_at"] + " is not a date and time")
-    flag(closed.isna() & (out["closed_at"] != ""), "closed_at " + out["closed_at"] + " is not a date and time")
+    flag(out["id"] == "", lambda r: "id is empty")
+    flag(out["id"].duplicated(keep="first") & (out["id"] != ""), lambda r: f"id {r['id']} appears twice in the file")
+    cats = ", ".join(sorted(categories))
+    flag(~out["category"].isin(categories), lambda r: f"unknown category {r['category']} (catalogue: {cats})")
+    flag(~out["status"].isin(STATUSES), lambda r: f"unknown status {r['status']} (one of {', '.join(STATUSES)})")
+    out["reported_at"], reported = _normalise_times(out["reported_at"])
+    flag(reported.isna(), lambda r: f"reported_at {r['reported_at']} is not a date and time (ISO 8601)")
+    for col in ("dispatched_at", "closed_at"):
+        out[col], parsed = _normalise_times(out[col])
+        flag(parsed.isna() & (out[col] != ""), lambda r, col=col: f"{col} {r[col]} is not a date and time")
     lon, lat = pd.to_numeric(out["lon"], errors="coerce").to_numpy(), pd.to_numeric(out["lat"], errors="coerce").to_numpy()
-    flag(~in_china(lon, lat), "point (" + out["lon"] + ", " + out["lat"] + ") is not a lon/lat in China")
-    if bad:
-        problems = sorted((int(rowno[i]), str(msgs.iloc[i])) for mask, msgs in bad for i in np.flatnonzero(mask))
-        raise IncidentImportError(source, problems)
+    flag(~in_china(lon, lat), lambda r: f"point ({r['lon']}, {r['lat']}) is not a lon/lat in China")
+    if problems:
+        raise IncidentImportError(source, sorted(problems))
     try:
         x, y = to_cgcs2000(lon, lat, crs)
     except ValueError as exc:
         raise IncidentImportError(source, [(1, str(exc))]) from None
-    return pd.DataFrame({
-        "external_id": out["id"], "category": out["category"], "status": out["status"],
-        "description": out["description"].replace("", None), "source": out["source"].replace("", None),
-        "reported_at": reported, "dispatched_at": dispatched, "closed_at": closed, "lon": x, "lat": y,
-    })
+    if x is not lon:  # shifted from GCJ-02 / BD-09: new text; WGS84/CGCS2000 text goes through as written
+        out["lon"], out["lat"] = np.char.mod("%.8f", x), np.char.mod("%.8f", y)
+    return out.rename(columns={"id": "external_id"})
 
 
 STAGE_COLUMNS = ["external_id", "category", "status", "description", "source", "reported_at", "dispatched_at", "closed_at", "lon", "lat"]
 
 
 def copy_rows(session: Session, frame: pd.DataFrame, table: str) -> None:
-    """COPY ``frame`` (STAGE_COLUMNS) into ``table`` through the session's own psycopg connection."""
+    """COPY ``frame`` (STAGE_COLUMNS, text; empty = NULL) into ``table`` through the session's psycopg connection."""
     raw = session.connection().connection.driver_connection
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
         for start in range(0, len(frame), COPY_CHUNK):
-            part = frame.iloc[start : start + COPY_CHUNK]
-            copy.write(part[STAGE_COLUMNS].to_csv(index=False, header=False, date_format="%Y-%m-%dT%H:%M:%S%z", float_format="%.8f"))
+            copy.write(frame.iloc[start : start + COPY_CHUNK][STAGE_COLUMNS].to_csv(index=False, header=False))
 
 
 def import_frame(session: Session, frame: pd.DataFrame, source: str, *, actor: str = "import") -> HotlineReport:
-    """Write checked rows (see :func:`read_hotline`): place each in its grid, start the clock of dispatched ones,
-    record the import as each incident's first event."""
+    """Write checked rows (see :func:`read_hotline`): place each in its grid with the grid's 专职网格员 and
+    start the clock of dispatched ones. The import itself is one audit entry (the file's own history of each
+    case is not in the export); lifecycle steps taken here afterwards are recorded as events."""
     report = HotlineReport(source=source, rows=len(frame))
     frame = frame.copy()
     # Without a dispatch time, a case already past 派遣 is taken as dispatched when reported (the earliest it can have been).
-    needs = frame["status"].isin(STATUSES[2:]) & frame["dispatched_at"].isna()
+    needs = frame["status"].isin(STATUSES[2:]) & (frame["dispatched_at"] == "")
     if needs.any():
         frame.loc[needs, "dispatched_at"] = frame.loc[needs, "reported_at"]
         report.notes.append(f"{int(needs.sum())} incidents past 派遣 had no dispatch time: their clock starts at reported_at")
-    closed_unknown = frame["status"].isin(CLOSED_STATUSES) & frame["closed_at"].isna()
+    closed_unknown = frame["status"].isin(CLOSED_STATUSES) & (frame["closed_at"] == "")
     if closed_unknown.any():
         report.notes.append(f"{int(closed_unknown.sum())} closed incidents had no closing time: closed_at left empty")
     session.execute(text(
@@ -160,7 +157,16 @@ def import_frame(session: Session, frame: pd.DataFrame, source: str, *, actor: s
            reported_at timestamptz, dispatched_at timestamptz, closed_at timestamptz, lon float8, lat float8) ON COMMIT DROP"""
     ))
     copy_rows(session, frame, "hotline_stage")
-    # Spatial order lets consecutive point-in-polygon tests hit the same grid (PostGIS caches the prepared polygon).
+    # Point-in-polygon against grids cut into pieces of at most 64 vertices: each test is small and the GiST
+    # boxes are tight (the usual PostGIS way to join many points to detailed polygons). Each piece carries
+    # its grid's 专职网格员, so no per-row look-up of staff is needed.
+    session.execute(text(
+        f"""CREATE TEMP TABLE grid_pieces ON COMMIT DROP AS
+            SELECT g.code, g.community_code, {fulltime_of('g.code')} AS fulltime, ST_Subdivide(g.geom, 64) AS geom
+            FROM grids g WHERE g.plan_id = :plan"""
+    ), {"plan": published_plan_id(session)})
+    session.execute(text("CREATE INDEX ON grid_pieces USING gist (geom)"))
+    session.execute(text("ANALYZE grid_pieces"))
     pt = "ST_SetSRID(ST_MakePoint(t.lon, t.lat), 4490)"
     sql = f"""
         WITH ins AS (
@@ -169,27 +175,53 @@ def import_frame(session: Session, frame: pd.DataFrame, source: str, *, actor: s
             SELECT t.external_id, t.category, t.status, t.description, COALESCE(t.source, :src), t.reported_at, t.dispatched_at,
                    t.dispatched_at + c.time_limit_hours * interval '1 hour', t.closed_at,
                    g.code, COALESCE(g.community_code, {community_at(pt)}),
-                   CASE WHEN t.status IN {OPEN_SQL} THEN {fulltime_of('g.code')} END,
+                   CASE WHEN t.status IN {OPEN_SQL} THEN g.fulltime END,
                    {pt}
+            -- Spatial order: consecutive tests hit the same pieces, and the GiST index of incidents grows locally.
             FROM (SELECT * FROM hotline_stage ORDER BY round(lat::numeric, 3), lon) t
             JOIN incident_categories c ON c.name = t.category
-            {grid_join(pt)}
+            LEFT JOIN LATERAL (SELECT p.code, p.community_code, p.fulltime FROM grid_pieces p
+                               WHERE ST_Intersects(p.geom, {pt}) ORDER BY p.code LIMIT 1) g ON true
             ON CONFLICT (external_id) DO NOTHING
-            RETURNING id, external_id, status, grid_code
-        ), ev AS (
-            INSERT INTO incident_events (incident_id, from_status, to_status, actor, at, note)
-            SELECT id, NULL, status, :actor, now(), :note FROM ins
+            RETURNING external_id, grid_code
         )
         SELECT count(*) AS n, count(*) FILTER (WHERE grid_code IS NULL) AS no_grid,
                (array_agg(external_id ORDER BY external_id) FILTER (WHERE grid_code IS NULL))[1:200] AS ids
         FROM ins"""
-    row = session.execute(text(sql), {"plan": published_plan_id(session), "src": source, "actor": actor, "note": f"imported from {source}"}).one()
+    session.execute(text("SET LOCAL work_mem = '256MB'"))
+    rebuild = _drop_secondary_indexes(session, len(frame))
+    row = session.execute(text(sql), {"src": source}).one()
+    for ddl in rebuild:
+        session.execute(text(ddl))
     report.inserted, report.no_grid, report.no_grid_ids = int(row.n), int(row.no_grid), list(row.ids or [])
     report.skipped_existing = report.rows - report.inserted
-    session.execute(text("DROP TABLE IF EXISTS hotline_stage"))
+    session.execute(text("DROP TABLE IF EXISTS hotline_stage, grid_pieces"))
     session.add(m.AuditEntry(actor=actor, action="import incidents", entity="incident", entity_id=None,
                              detail={"source": source, "rows": report.rows, "inserted": report.inserted, "skipped": report.skipped_existing, "no_grid": report.no_grid}))
     return report
+
+
+#: From this many rows on, an import that at least doubles the table drops the secondary indexes of incidents
+#: and builds them again afterwards: one sorted build beats a million single inserts into seven indexes.
+REBUILD_MIN_ROWS = 100_000
+
+
+def _drop_secondary_indexes(session: Session, n_rows: int) -> list[str]:
+    """Drop the non-unique indexes of incidents for a big import; returns the statements that recreate them.
+    The drop takes an exclusive lock on incidents until the import commits (readers wait, nothing is lost)."""
+    if n_rows < REBUILD_MIN_ROWS:
+        return []
+    existing = session.execute(text("SELECT reltuples FROM pg_class WHERE oid = 'incidents'::regclass")).scalar_one()
+    if existing > n_rows:
+        return []
+    rows = session.execute(text(
+        """SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid
+           WHERE x.indrelid = 'incidents'::regclass AND NOT x.indisunique AND NOT x.indisprimary ORDER BY i.relname"""
+    )).all()
+    session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+    for name, _ in rows:
+        session.execute(text(f'DROP INDEX "{name}"'))
+    return [ddl for _, ddl in rows]
 
 
 def import_hotline(session: Session, data: bytes | Path, source: str | None = None, *, crs: str = "wgs84", actor: str = "import") -> HotlineReport:
