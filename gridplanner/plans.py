@@ -12,6 +12,8 @@ from geoalchemy2.elements import WKBElement
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from tiles import cache as tile_cache
+
 from gridplanner.grid_codes import code_plan, record_publication
 from gridplanner.planning import SizeRule, divide
 from gridplanner.staffing.reassign import reassign_after_publish
@@ -191,7 +193,9 @@ def write_grids(session: Session, plan_id: int, grids, *, source: str) -> list[i
                 "geom": WKBElement(wkb, srid=m.SRID),
             }
         )
-    return list(session.execute(insert(m.Grid.__table__).returning(m.Grid.id, sort_by_parameter_order=True), rows).scalars())
+    ids = list(session.execute(insert(m.Grid.__table__).returning(m.Grid.id, sort_by_parameter_order=True), rows).scalars())
+    tile_cache.invalidate("grids", tuple(g.total_bounds), connection=session)
+    return ids
 
 
 def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridPlan:
@@ -216,6 +220,8 @@ def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridP
     session.flush()
     changes = record_publication(session, plan, coding)
     plan.report = {**(plan.report or {}), "code_changes": changes}
+    # Which plan is published changed: every tile drawn from "the published plan" is stale.
+    tile_cache.invalidate("grid_plans", None, connection=session)
     # Staff and open incidents follow the new grids; what cannot move is listed in reassignment_issues.
     reassign_after_publish(session, plan)
     _audit(session, actor, "publish", plan_id, {"version": version, "previous": previous.id if previous else None, "grids": n, "code_changes": changes})
