@@ -114,7 +114,7 @@ def lookup_point(session: Session, lon: float, lat: float, plan_id: int | None =
 _BATCH_SQL = """
     SELECT array_agg(t.code ORDER BY t.i) FROM (
         SELECT p.path[1] AS i,
-               (SELECT min(g.code) FROM grids g WHERE g.plan_id = %(plan)s AND ST_Intersects(g.geom, p.geom)) AS code
+               (SELECT min(g.code) FROM grids g WHERE g.plan_id = CAST(%(plan)s AS int) AND ST_Intersects(g.geom, p.geom)) AS code
         FROM ST_Dump(ST_GeomFromWKB(%(wkb)s, 4490)) AS p
     ) t
 """
@@ -129,7 +129,11 @@ def lookup_points(session: Session, plan_id: int, lon: np.ndarray, lat: np.ndarr
         return []
     order = np.argsort(morton_key(lon, lat), kind="stable")
     wkb = shapely.to_wkb(shapely.multipoints(np.column_stack([lon[order], lat[order]])))
-    codes = _driver(session).execute(_BATCH_SQL, {"plan": plan_id, "wkb": wkb}).fetchone()[0]
+    conn = _driver(session)
+    # Once archived plans pile up in the grids index the planner's estimate crosses jit_above_cost, and
+    # compiling the per-point subplan costs more than it saves.
+    conn.execute("SELECT set_config('jit', 'off', true)")
+    codes = conn.execute(_BATCH_SQL, {"plan": plan_id, "wkb": wkb}).fetchone()[0]
     out: list[str | None] = [None] * len(lon)
     for i, code in zip(order.tolist(), codes):
         out[i] = code
