@@ -66,6 +66,9 @@ def test_identical_layers_give_the_same_grids(communities):
         assert max(shapely.area(shapely.intersection(g, want)) / shapely.area(shapely.union(g, want))) > 0.999
     assert r.grids["base_id"].notna().all()
     assert r.report["summary"]["slivers_absorbed"] == 0
+    # Numbered within each community north to south, then west to east, as the division engine does.
+    assert r.grids["grid_index"].tolist() == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert r.grids["base_id"].tolist() == ["A1", "A3", "A0", "A2", "A5", "A7", "A4", "A6"]
 
 
 @pytest.mark.parametrize("base", ["A", "B"])

@@ -42,12 +42,15 @@ def test_merge_writes_grids_crosswalk_and_report(tmp_path):
     assert result.exit_code == 0, result.output
     grids = pyogrio.read_dataframe(tmp_path / "out" / "unified.gpkg")
     assert grids.crs.to_epsg() == 4490 and len(grids) == 8
-    assert {"community_code", "households", "population", "type", "area_m2", "buildings", "source", "base_id"} <= set(grids.columns)
+    assert {"community_code", "grid_index", "households", "population", "type", "area_m2", "buildings", "dedicated_kind",
+            "source", "base_id"} <= set(grids.columns)
     assert sorted(grids["source"]) == sorted(f"综治:ZZ-{i}" for i in range(8))
     cw = pd.read_csv(tmp_path / "out" / "cw.csv", encoding="utf-8-sig")
     assert set(cw["department"]) == {"综治", "城管", "党建"}
     assert {"department", "department_grid_id", "grid_code", "shared_area_m2", "share_of_department_grid",
             "share_of_unified_grid", "shared_households"} <= set(cw.columns)
+    keys = set(zip(grids["community_code"], grids["grid_index"]))
+    assert set(zip(cw["community_code"], cw["grid_index"])) <= keys and len(keys) == len(grids)
     report = json.loads((tmp_path / "out" / "report.json").read_text(encoding="utf-8"))
     assert report["base"]["department"] == "综治" and report["summary"]["coverage_valid"]
     assert report["id_fields"] == {"综治": "dept_id", "城管": "id", "党建": "code"}

@@ -35,7 +35,7 @@ def merge(
     communities: Annotated[Path, typer.Option(help="Community boundaries (polygons with a code field).", show_default=False)],
     layer: Annotated[list[str], typer.Option("--layer", help="A department layer as NAME=FILE, e.g. 综治=zz.gpkg. Two or more.", show_default=False)],
     out_path: Annotated[Path, typer.Option("--out", help="Unified grids (.gpkg, .geojson, .shp, .fgb).", show_default=False)],
-    crosswalk: Annotated[Path, typer.Option(help="Crosswalk CSV: department grid -> unified grid.", show_default=False)],
+    crosswalk: Annotated[Path, typer.Option(help="Crosswalk CSV: department grid -> unified grid (community_code + grid_index).", show_default=False)],
     report: Annotated[Optional[Path], typer.Option(help="Conflict report (JSON).")] = None,
     base: Annotated[Optional[str], typer.Option(help="Department whose edges win (default: the one agreeing most with the others).")] = None,
     buildings: Annotated[Optional[Path], typer.Option(help="Buildings (households, population, floors, use): enables the size rule.")] = None,
@@ -87,8 +87,13 @@ def merge(
 
     write_vector(result.grids, out_path)
     crosswalk.parent.mkdir(parents=True, exist_ok=True)
-    # BOM so that Excel opens the Chinese department names correctly; grid_index is the row in --out.
-    result.crosswalk.to_csv(crosswalk, index=False, encoding="utf-8-sig")
+    # In the file a unified grid is named as in --out: community_code + grid_index (its number in the community).
+    rows = result.crosswalk["grid_index"].to_numpy()
+    table = result.crosswalk.copy()
+    table.insert(2, "community_code", result.grids["community_code"].to_numpy()[rows])
+    table["grid_index"] = result.grids["grid_index"].to_numpy()[rows]
+    # BOM so that Excel opens the Chinese department names correctly.
+    table.to_csv(crosswalk, index=False, encoding="utf-8-sig")
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(json.dumps(result.report, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -151,8 +151,9 @@ def merge_layers(
     if len(grids) and not shapely.coverage_is_valid(grids):
         # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
         grids, grid_comm, out_labels = _reclean(grids, grid_comm, out_labels)
+    grids, grid_comm, out_labels, sequence = _reading_order(grids, grid_comm, out_labels, crs)
     progress("crosswalk", 0, len(prepared))
-    result_grids, point_grid = _grid_table(grids, grid_comm, out_labels, codes, bld, crs)
+    result_grids, point_grid = _grid_table(grids, grid_comm, sequence, out_labels, codes, bld, crs)
     tree = shapely.STRtree(grids)
     tree.query(grids[:1])  # built now, before threads share it
     tables, complete = [], {}
@@ -289,7 +290,7 @@ def _located(entry: dict, transformer: Transformer) -> dict:
     return out
 
 
-def _grid_table(grids, grid_comm, labels, codes, bld, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
     """The unified grids as a GeoDataFrame in EPSG:4490, and the grid index of each building (-1: none)."""
     n = len(grids)
     hh, pop, count = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
@@ -300,11 +301,13 @@ def _grid_table(grids, grid_comm, labels, codes, bld, crs) -> tuple[gpd.GeoDataF
     table = gpd.GeoDataFrame(
         {
             "community_code": codes[grid_comm] if n else np.zeros(0, dtype=object),
+            "grid_index": sequence,
             "households": hh.astype(int),
             "population": pop.astype(int),
             "type": GRID_TYPE,
             "area_m2": np.round(shapely.area(grids), 1) if n else np.zeros(0),
             "buildings": count,
+            "dedicated_kind": None,
             "source": labels,
             "base_id": None,
         },
@@ -312,6 +315,20 @@ def _grid_table(grids, grid_comm, labels, codes, bld, crs) -> tuple[gpd.GeoDataF
         crs=STORAGE_CRS,
     )
     return table, point_grid
+
+
+def _reading_order(grids, grid_comm, labels, crs):
+    """Grids sorted by community, then north to south and west to east (as the division engine numbers them),
+    with their 1-based number within the community."""
+    if len(grids) == 0:
+        return grids, grid_comm, labels, np.zeros(0, dtype=int)
+    xy = shapely.get_coordinates(shapely.point_on_surface(grids))
+    lon, lat = Transformer.from_crs(crs, STORAGE_CRS, always_xy=True).transform(xy[:, 0], xy[:, 1])
+    order = np.lexsort((lon, -np.round(lat, 7), grid_comm))
+    grid_comm = grid_comm[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(grid_comm)) + 1]
+    sequence = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)])) + 1
+    return grids[order], grid_comm, [labels[i] for i in order], sequence
 
 
 def _base_ids(crosswalk: pd.DataFrame, base: str, layer, grids: np.ndarray) -> list[str | None]:
