@@ -21,6 +21,7 @@ from gridplanner.merging.agreement import agreement, choose_base
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
 from gridplanner.merging.geometry import clean_coverage, containing_index, polygon_parts
 from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
+from gridplanner.merging.report import located, mapped_to_several, summary, tag
 from gridplanner.merging.split import split_oversized
 from gridplanner.planning import SizeRule, estimate_households
 from gridplanner.planning.community import BASIC
@@ -168,10 +169,10 @@ def merge_layers(
     result_grids["base_id"] = _base_ids(crosswalk, base_name, prepared[base_name], grids)
 
     to_lonlat = Transformer.from_crs(crs, STORAGE_CRS, always_xy=True)
-    report["department_gaps"] = [_located(g, to_lonlat) for g in dept_gaps]
-    report["uncovered"] = [_located(g, to_lonlat) for g in uncovered]
-    report["slivers_absorbed"] = [_located(s, to_lonlat) for s in slivers]
-    report["split_department_grids"] = _mapped_to_several(crosswalk, sliver_area_m2)
+    report["department_gaps"] = [located(g, to_lonlat) for g in dept_gaps]
+    report["uncovered"] = [located(g, to_lonlat) for g in uncovered]
+    report["slivers_absorbed"] = [located(s, to_lonlat) for s in slivers]
+    report["split_department_grids"] = mapped_to_several(crosswalk, sliver_area_m2)
     report["size_rule"] = {
         "applied": bld is not None,
         "min_households": rule.min_households,
@@ -181,7 +182,7 @@ def merge_layers(
         "oversized_split": splits,
     }
     report["crosswalk_completeness"] = complete
-    report["summary"] = _summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)
+    report["summary"] = summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)
     return MergeResult(result_grids, crosswalk, report)
 
 
@@ -200,8 +201,8 @@ def _merge_community(community, code: str, names: list[str], layer_pieces: list,
         moved = sizing.keep_buildings_whole(pieces, community, buildings)
         slivers += asm.absorb_slivers(pieces, min_area, min_width)
         merges = sizing.merge_undersized(pieces, buildings, rule)
-    return {"pieces": pieces, "department_gaps": gaps, "uncovered": uncovered, "slivers": _tag(slivers, code),
-            "merges": _tag(merges, code), "moved_buildings": moved}
+    return {"pieces": pieces, "department_gaps": gaps, "uncovered": uncovered, "slivers": tag(slivers, code),
+            "merges": tag(merges, code), "moved_buildings": moved}
 
 
 def _buildings(gdf, crs: CRS) -> tuple[sizing.Buildings | None, gpd.GeoDataFrame | None]:
@@ -243,7 +244,7 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
         # The division engine works in lon/lat: settle the round trip's rounding on shared edges.
         cleaned, index = polygon_parts(clean_coverage(np.array(geoms, dtype=object), gap_width=min_width, expected_area=shapely.area(comm_geoms[c])))
         pieces = asm.Pieces(list(cleaned), [names[k] for k in index])
-        slivers += _tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
+        slivers += tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
         out_geoms += pieces.geoms
         out_labels += pieces.labels
         out_comm += [c] * len(pieces.geoms)
@@ -272,22 +273,6 @@ def _gaps(community, geoms, code: str, min_area: float, min_width: float) -> lis
     parts, _ = polygon_parts(np.array([bare], dtype=object))
     big = parts[~asm.is_sliver(parts, min_area, min_width)] if len(parts) else parts
     return [{"community_code": code, "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)} for g in big]
-
-
-def _tag(entries: list[dict], code: str) -> list[dict]:
-    return [{"community_code": code, **e} for e in entries]
-
-
-def _located(entry: dict, transformer: Transformer) -> dict:
-    """``entry`` with its metric point replaced by lon/lat and areas rounded: JSON-ready."""
-    out = {k: v for k, v in entry.items() if k != "point"}
-    for key in ("area_m2", "width_m"):
-        if key in out:
-            out[key] = round(float(out[key]), 2)
-    if "point" in entry:
-        x, y = transformer.transform(entry["point"].x, entry["point"].y)
-        out["lon"], out["lat"] = round(x, 7), round(y, 7)
-    return out
 
 
 def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
@@ -343,45 +328,3 @@ def _base_ids(crosswalk: pd.DataFrame, base: str, layer, grids: np.ndarray) -> l
     for i, gid in zip(g[iou >= IDENTITY_IOU], rows["department_grid_id"].to_numpy()[iou >= IDENTITY_IOU]):
         out[i] = str(gid)
     return out
-
-
-def _mapped_to_several(crosswalk: pd.DataFrame, min_area: float) -> list[dict]:
-    """Department grids whose area goes, beyond sliver size and 1 %, to two or more unified grids."""
-    real = crosswalk[(crosswalk["shared_area_m2"] >= min_area) & (crosswalk["share_of_department_grid"] >= 0.01)]
-    real = real.sort_values(["department", "department_grid_id"], kind="stable")
-    key = (real["department"] + "\x00" + real["department_grid_id"].astype(str)).to_numpy()
-    if len(key) == 0:
-        return []
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    sizes = np.diff(np.r_[starts, len(key)])
-    dept, gid, idx = real["department"].to_numpy(), real["department_grid_id"].to_numpy(), real["grid_index"].to_numpy()
-    return [{"department": dept[a], "department_grid_id": str(gid[a]), "grid_indices": idx[a : a + n].tolist()}
-            for a, n in zip(starts[sizes > 1], sizes[sizes > 1])]
-
-
-def _summary(grids, grid_comm, comm_geoms, table, report, min_area, min_width) -> dict:
-    """Checks on the result: coverage validity, gaps, slivers, single polygons, containment."""
-    per_comm = np.bincount(grid_comm, weights=shapely.area(grids), minlength=len(comm_geoms)) if len(grids) else np.zeros(len(comm_geoms))
-    comm_area = shapely.area(comm_geoms)
-    outside = np.zeros(len(grids))
-    if len(grids):
-        shapely.prepare(comm_geoms)
-        # Only grids not plainly inside their community need the (costly) difference.
-        loose = np.flatnonzero(~shapely.covers(comm_geoms[grid_comm], grids))
-        outside[loose] = shapely.area(shapely.difference(grids[loose], comm_geoms[grid_comm[loose]]))
-    return {
-        "grids": int(len(grids)),
-        "communities": int(len(comm_geoms)),
-        "coverage_valid": bool(shapely.coverage_is_valid(grids)) if len(grids) else True,
-        "max_community_area_difference_m2": float(np.abs(per_comm - comm_area).max()) if len(comm_area) else 0.0,
-        "all_single_polygons": bool((shapely.get_type_id(grids) == 3).all()),
-        "max_area_outside_own_community_m2": float(outside.max()) if len(outside) else 0.0,
-        "slivers_left": int(asm.is_sliver(grids, min_area, min_width).sum()),
-        "overlaps_within_departments": len(report["overlaps"]),
-        "uncovered_areas": len(report["uncovered"]),
-        "department_grids_crossing_community_lines": len(report["crossing_community_lines"]),
-        "slivers_absorbed": len(report["slivers_absorbed"]),
-        "department_grids_mapped_to_several": len(report["split_department_grids"]),
-        "repairs": len(report["repairs"]),
-        "households_total": int(table["households"].sum()) if len(table) else 0,
-    }

@@ -1,4 +1,4 @@
-"""Small shapely helpers the merge steps share: polygon parts, widths, shared borders."""
+"""Small shapely helpers the merge steps share: polygon parts, thinness, shared borders, checked cleaning."""
 
 from __future__ import annotations
 
@@ -19,14 +19,6 @@ def polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inner, index = inner[poly], index[poly]
     keep = shapely.area(inner) > DUST_M2
     return inner[keep], index[keep]
-
-
-def widths(geoms: np.ndarray) -> np.ndarray:
-    """The diameter of each polygon's largest inscribed circle: how thick it is at its thickest."""
-    geoms = np.asarray(geoms, dtype=object)
-    if len(geoms) == 0:
-        return np.zeros(0)
-    return 2.0 * shapely.length(shapely.maximum_inscribed_circle(geoms))
 
 
 def thinner_than(geoms: np.ndarray, width: float) -> np.ndarray:
@@ -52,16 +44,6 @@ def shared_border(geom, others: np.ndarray) -> np.ndarray:
     if len(others) == 0:
         return np.zeros(0)
     return shapely.length(shapely.intersection(shapely.boundary(geom), shapely.boundary(others)))
-
-
-def single_polygon(geom):
-    """``geom`` as one Polygon: the union of touching parts, else its largest part (callers merge the rest)."""
-    if geom.geom_type == "Polygon":
-        return geom
-    parts, _ = polygon_parts(np.array([geom], dtype=object))
-    if len(parts) == 1:
-        return parts[0]
-    return parts[np.argmax(shapely.area(parts))]
 
 
 def polygonal(geoms: np.ndarray) -> np.ndarray:
