@@ -145,9 +145,10 @@ def merge_layers(
     grid_comm = np.array(out_comm, dtype=int)
     if bld is not None:
         progress("splitting large grids", 0, 1)
-        grids, grid_comm, out_labels, splits, more = _split(grids, grid_comm, out_labels, comm_geoms, codes, bld, bld_table,
-                                                            rule, crs, sliver_area_m2, sliver_width_m)
+        grids, grid_comm, out_labels, splits, more, merged_after = _split(
+            grids, grid_comm, out_labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, sliver_area_m2, sliver_width_m)
         slivers += more
+        merges += merged_after
         progress("splitting large grids", 1, 1)
     if len(grids) and not shapely.coverage_is_valid(grids):
         # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
@@ -215,8 +216,9 @@ def _buildings(gdf, crs: CRS) -> tuple[sizing.Buildings | None, gpd.GeoDataFrame
     return sizing.Buildings(geoms, households.astype(float), population.astype(float), np.arange(len(data))), data
 
 
-def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, crs, min_area, min_width):
-    """Grids over the maximum replaced by the division engine's grids; their communities re-cleaned."""
+def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, min_area, min_width):
+    """Grids over the maximum replaced by the division engine's grids; their communities re-cleaned, and grids
+    the engine left under the minimum merged into a neighbour like any other."""
     households, _, _ = sizing.households_in(grids, bld)
     point_grid = containing_index(bld.points(), grids)
     new, reasons = split_oversized(grids, households, point_grid, bld_table, bld.rows, rule, crs)
@@ -226,8 +228,8 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
         for i in np.flatnonzero(households > rule.max_households)
     ]
     if not new:
-        return grids, grid_comm, labels, splits, []
-    out_geoms, out_labels, out_comm, slivers = [], [], [], []
+        return grids, grid_comm, labels, splits, [], []
+    out_geoms, out_labels, out_comm, slivers, merges = [], [], [], [], []
     touched = {int(grid_comm[i]) for i in new}
     for c in range(len(comm_geoms)):
         mine = np.flatnonzero(grid_comm == c)
@@ -245,10 +247,11 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, rule, cr
         cleaned, index = polygon_parts(clean_coverage(np.array(geoms, dtype=object), gap_width=min_width, expected_area=shapely.area(comm_geoms[c])))
         pieces = asm.Pieces(list(cleaned), [names[k] for k in index])
         slivers += tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
+        merges += tag(sizing.merge_undersized(pieces, bld.subset(bld_comm == c), rule, only_with_room=True), codes[c])
         out_geoms += pieces.geoms
         out_labels += pieces.labels
         out_comm += [c] * len(pieces.geoms)
-    return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, splits, slivers
+    return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, splits, slivers, merges
 
 
 def _reclean(grids, grid_comm, labels):

@@ -103,10 +103,12 @@ def households_in(geoms: np.ndarray, buildings: Buildings) -> tuple[np.ndarray, 
     )
 
 
-def merge_undersized(pieces: Pieces, buildings: Buildings, rule: SizeRule) -> list[dict]:
+def merge_undersized(pieces: Pieces, buildings: Buildings, rule: SizeRule, *, only_with_room: bool = False) -> list[dict]:
     """Merge grids under the minimum into the neighbour with the longest shared border, smallest first.
 
-    Neighbours that stay within the maximum once merged are preferred. Returns one entry per merge.
+    Neighbours that stay within the maximum once merged are preferred; with ``only_with_room`` they are the
+    only ones taken (used after splitting, when nothing would split an oversized result again).
+    Returns one entry per merge.
     """
     geoms = np.array(pieces.geoms, dtype=object)
     labels = list(pieces.labels)
@@ -122,7 +124,8 @@ def merge_undersized(pieces: Pieces, buildings: Buildings, rule: SizeRule) -> li
         for i in small[np.argsort(hh[small], kind="stable")]:
             others = bbox_candidates(bounds, i, alive)
             border = shared_border(geoms[i], geoms[others])
-            target = _longest(border, others, hh[others] + hh[i] <= rule.max_households)
+            room = hh[others] + hh[i] <= rule.max_households
+            target = _longest(np.where(room, border, 0.0) if only_with_room else border, others, room)
             if target is None:
                 continue
             # The merged grid keeps the identity of the larger of the two.
