@@ -103,12 +103,6 @@ def lookup_point_json(session: Session, lon: float, lat: float, plan_id: int | N
     return row[0]
 
 
-def lookup_point(session: Session, lon: float, lat: float, plan_id: int | None = None) -> dict | None:
-    """:func:`lookup_point_json` as a dict."""
-    found = lookup_point_json(session, lon, lat, plan_id)
-    return None if found is None else json.loads(found)
-
-
 # One round trip for the whole batch: the points travel as one WKB MultiPoint, each probes the GiST index and
 # the codes come back as one array.
 _BATCH_SQL = """
