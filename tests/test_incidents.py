@@ -320,11 +320,27 @@ def test_a_big_import_rebuilds_the_secondary_indexes_it_dropped(db, tmp_path, mo
     from gridplanner.incidents import hotline
 
     world(db, tmp_path)
-    indexes = "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents' ORDER BY 1"
+    indexes = """SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'incidents'
+                 UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'incidents'::regclass ORDER BY 1"""
     before = db.execute(text(indexes)).all()
+    assert "incidents_assignee_id_fkey" in {n for n, _ in before}
     assert {"ix_incidents_geom", "ix_incidents_grid_code", "incidents_external_id_key"} <= {n for n, _ in before}
     monkeypatch.setattr(hotline, "REBUILD_MIN_ROWS", 2)
     report = import_hotline(db, hotline_csv([row(i, code) for i, code in enumerate([N1, S1, N2, S2, None])]), "h.csv")
     assert report.inserted == 5 and report.no_grid == 1
     assert db.execute(text(indexes)).all() == before
     assert db.execute(text("SELECT count(*) FROM incidents WHERE grid_code = :g"), {"g": S2}).scalar_one() == 1
+
+
+def test_an_open_incident_in_a_grid_without_fulltime_worker_is_listed_on_publish(db, tmp_path):
+    from gridplanner.staffing.reassign import reassign_after_publish
+
+    world(db, tmp_path)  # no roster: nobody to hand the case to
+    import_hotline(db, hotline_csv([row(1, N1), row(2, S1, status="评价")]), "h.csv")
+    v2 = publish_grids(db, [(C1, half(0, True), 400), (C1, half(0, False), 600), (C2, half(1, True), 300), (C2, half(1, False), 300)], "v2")
+    issues = db.execute(text("SELECT entity, from_code, reason FROM reassignment_issues WHERE plan_id = :p"), {"p": v2.id}).all()
+    assert [tuple(i) for i in issues] == [("incident", N1, f"grid {N1} has no 专职网格员 to handle the incident")]
+    # Publishing runs it once; running it again lists nothing twice.
+    again = reassign_after_publish(db, v2)
+    assert again["incidents"]["no_worker"] == [{"id": again["incidents"]["no_worker"][0]["id"], "external_id": "RX0001", "grid_code": N1}]
+    assert db.execute(text("SELECT count(*) FROM reassignment_issues")).scalar_one() == 1
