@@ -89,7 +89,7 @@ def test_reshape_refuses_bad_lines_cut_buildings_and_strangers():
     with pytest.raises(EditError, match="1 pieces"):
         reshape_shared_boundary(a, b, LineString([(50, 10), (60, 25)]), tolerance=1.0)
     with pytest.raises(EditError, match="cut through buildings \\[1\\]"):
-        reshape_shared_boundary(a, b, LineString([(50, 0), (60, 25), (50, 50)]), [box(5, 5, 10, 10), box(55, 20, 65, 30)], tolerance=1.0)
+        reshape_shared_boundary(a, b, LineString([(50, 0), (60, 25), (50, 50)]), [box(5, 5, 10, 10), box(55, 20, 65, 30), box(70, 5, 75, 10)], tolerance=1.0)
     with pytest.raises(EditError, match="not neighbours"):
         reshape_shared_boundary(a, box(60, 0, 100, 50), LineString([(50, 0), (50, 50)]))
 

@@ -26,6 +26,7 @@ def diff_grids(draft: gpd.GeoDataFrame, published: gpd.GeoDataFrame | None) -> g
         return draft
     by_code = {c: i for i, c in zip(published.index, published["code"]) if c is not None and not pd.isna(c)}
     matched = set()
+    gcol, pcol = draft.geometry.name, published.geometry.name
     for i, row in draft.iterrows():
         code = row["code"]
         j = by_code.get(code) if code is not None and not pd.isna(code) else None
@@ -33,7 +34,7 @@ def diff_grids(draft: gpd.GeoDataFrame, published: gpd.GeoDataFrame | None) -> g
             continue
         matched.add(j)
         old = published.loc[j]
-        same = shapely.equals(row.geometry, old.geometry) and all(row[f] == old[f] for f in _FIGURES)
+        same = shapely.equals(row[gcol], old[pcol]) and all(row[f] == old[f] for f in _FIGURES)
         draft.at[i, "change"] = UNCHANGED if same else CHANGED
         draft.at[i, "published_id"] = int(old["id"])
     removed = published.loc[[j for j in published.index if j not in matched]].copy()

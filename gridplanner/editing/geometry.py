@@ -109,7 +109,7 @@ def _cut_buildings(pieces: Sequence, buildings: np.ndarray) -> tuple[np.ndarray,
         return np.zeros(0, dtype=bool), np.zeros(0, dtype=np.intp)
     shares = np.stack([shapely.area(shapely.intersection(buildings, p)) for p in pieces], axis=1)
     total = shapely.area(buildings)
-    cut = (shares > 1e-6 * np.maximum(total, 1e-30)).sum(axis=1) >= 2
+    cut = (shares > 1e-6 * np.maximum(total, 1e-30)[:, None]).sum(axis=1) >= 2
     return cut, np.argmax(shares, axis=1)
 
 
