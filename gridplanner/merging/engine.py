@@ -152,7 +152,8 @@ def merge_layers(
         progress("splitting large grids", 1, 1)
     if len(grids) and not shapely.coverage_is_valid(grids):
         # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
-        grids, grid_comm, out_labels = _reclean(grids, grid_comm, out_labels)
+        grids, grid_comm, out_labels, more = _reclean(grids, grid_comm, out_labels, codes, sliver_area_m2, sliver_width_m)
+        slivers += more
     grids, grid_comm, out_labels, sequence = _reading_order(grids, grid_comm, out_labels, crs)
     progress("crosswalk", 0, len(prepared))
     result_grids, point_grid = _grid_table(grids, grid_comm, sequence, out_labels, codes, bld, crs)
@@ -254,10 +255,26 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm
     return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, splits, slivers, merges
 
 
-def _reclean(grids, grid_comm, labels):
-    """All grids edge-matched by GEOS's coverage cleaner; only rounding-size gaps are closed."""
+def _reclean(grids, grid_comm, labels, codes, min_area, min_width):
+    """All grids edge-matched by GEOS's coverage cleaner (only rounding-size gaps closed); a grid the cleaner
+    cut in two leaves its small part to a neighbour like any sliver."""
     cleaned, index = polygon_parts(clean_coverage(grids, gap_width=ROUNDING_GAP_M, expected_area=float(shapely.area(grids).sum())))
-    return cleaned, grid_comm[index], [labels[k] for k in index]
+    grid_comm, labels = grid_comm[index], [labels[k] for k in index]
+    small = asm.is_sliver(cleaned, min_area, min_width)
+    if not small.any():
+        return cleaned, grid_comm, labels, []
+    keep = ~np.isin(grid_comm, grid_comm[small])
+    out_geoms, out_comm = list(cleaned[keep]), list(grid_comm[keep])
+    out_labels = [labels[k] for k in np.flatnonzero(keep)]
+    slivers = []
+    for c in np.unique(grid_comm[small]):
+        mine = np.flatnonzero(grid_comm == c)
+        pieces = asm.Pieces(list(cleaned[mine]), [labels[k] for k in mine])
+        slivers += tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
+        out_geoms += pieces.geoms
+        out_labels += pieces.labels
+        out_comm += [c] * len(pieces.geoms)
+    return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, slivers
 
 
 def _split_label(label: str) -> str:
