@@ -1,114 +1,156 @@
+// The shell: log-in, navigation between the planner workspace and the dashboard, settings, one shared map.
 import * as maplibregl from "./node_modules/maplibre-gl/dist/maplibre-gl.mjs";
-import { t, setLang, currentLang } from "./i18n.js";
+import { api, setUnauthorisedHandler } from "./api.js";
+import { baseStyle, loadBasemap, saveBasemap, applyBasemap, TIANDITU } from "./basemap.js";
+import { t, setLang, currentLang, onLangChange, applyStatic } from "./i18n.js";
+import { Workspace } from "./workspace.js";
+import { Dashboard } from "./dashboard.js";
 
-const API = "api/v1";
-let communities = { type: "FeatureCollection", features: [] };
+const $ = (id) => document.getElementById(id);
+const ctx = { user: null, authEnabled: true, communities: { type: "FeatureCollection", features: [] }, hierarchy: [] };
+let map = null, workspace = null, dashboard = null, view = null;
 
-// Blank base map by default: closed government networks have no tile servers we may assume.
-const map = new maplibregl.Map({
-  container: "map",
-  style: { version: 8, sources: {}, layers: [{ id: "bg", type: "background", paint: { "background-color": "#eef2f5" } }] },
-  center: [120.1, 30.27],
-  zoom: 12,
-  attributionControl: false,
-});
-map.addControl(new maplibregl.NavigationControl(), "top-right");
-map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
+export function toast(text, kind = "info", ms = 4000) {
+  const el = $("toast");
+  el.className = `msg ${kind}`;
+  el.textContent = text;
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  if (ms) toast.timer = setTimeout(() => { el.hidden = true; }, ms);
+}
+ctx.toast = toast;
 
-function fmt(n) { return Number(n || 0).toLocaleString(currentLang() === "zh" ? "zh-CN" : "en-US"); }
+export function confirmDialog(text, bodyNode) {
+  const dlg = $("confirm-dialog");
+  $("confirm-text").textContent = text;
+  $("confirm-body").replaceChildren(...(bodyNode ? [bodyNode] : []));
+  return new Promise((resolve) => {
+    dlg.onclose = () => resolve(dlg.returnValue === "ok");
+    dlg.returnValue = "";
+    dlg.showModal();
+  });
+}
+ctx.confirm = confirmDialog;
 
-function renderSidebar() {
-  const feats = communities.features;
-  const hh = feats.reduce((s, f) => s + (f.properties.households || 0), 0);
-  const bl = feats.reduce((s, f) => s + (f.properties.buildings || 0), 0);
-  document.getElementById("figures").innerHTML =
-    `<dt>${t("nCommunities")}</dt><dd>${fmt(feats.length)}</dd>` +
-    `<dt>${t("nBuildings")}</dt><dd>${fmt(bl)}</dd>` +
-    `<dt>${t("nHouseholds")}</dt><dd>${fmt(hh)}</dd>`;
-  const list = document.getElementById("community-list");
-  list.replaceChildren(...feats.map((f) => {
-    const li = document.createElement("li");
-    li.innerHTML = `<span>${f.properties.name}</span><span>${fmt(f.properties.households)} ${t("households")}</span>`;
-    li.title = f.properties.code;
-    li.onclick = () => zoomTo(f);
-    return li;
-  }));
+function showLogin() {
+  $("app-view").hidden = true;
+  $("login-view").hidden = false;
+  $("login-user").focus();
 }
 
-function bbox(geom) {
-  let b = [Infinity, Infinity, -Infinity, -Infinity];
-  const walk = (c) => (typeof c[0] === "number" ? (b = [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[0]), Math.max(b[3], c[1])]) : c.forEach(walk));
-  walk(geom.coordinates);
-  return b;
-}
-function zoomTo(f) { const b = bbox(f.geometry); map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 40 }); }
-
-async function loadCommunities() {
-  const res = await fetch(`${API}/communities`);
-  if (!res.ok) return;
-  communities = await res.json();
-  map.getSource("communities").setData(communities);
-  if (communities.features.length) {
-    const all = communities.features.map((f) => bbox(f.geometry));
-    map.fitBounds([[Math.min(...all.map((b) => b[0])), Math.min(...all.map((b) => b[1]))], [Math.max(...all.map((b) => b[2])), Math.max(...all.map((b) => b[3]))]], { padding: 30, duration: 0 });
-  }
-  renderSidebar();
-}
-
-// Grids of the published plan, coloured by whether households lie within the size rule (300–500 by default).
-async function loadGrids() {
-  const res = await fetch(`${API}/plans`);
-  if (!res.ok) return;
-  const published = (await res.json()).find((p) => p.status === "published");
-  if (!published) return;
-  const fc = await (await fetch(`${API}/plans/${published.id}/grids`)).json();
-  map.getSource("grids").setData(fc);
-  document.getElementById("figures").insertAdjacentHTML("beforeend", `<dt>${t("nGrids")}</dt><dd>${fmt(fc.features.length)}</dd>`);
-}
-
-async function checkHealth() {
-  const el = document.getElementById("health");
+async function login(ev) {
+  ev.preventDefault();
+  $("login-error").textContent = "";
   try {
-    const res = await fetch(`${API}/health`);
-    el.dataset.i18n = res.ok ? "healthy" : "unhealthy";
-    el.className = "pill " + (res.ok ? "ok" : "bad");
-  } catch { el.dataset.i18n = "unhealthy"; el.className = "pill bad"; }
-  el.textContent = t(el.dataset.i18n);
+    ctx.user = await api("/auth/login", { method: "POST", body: { username: $("login-user").value, password: $("login-pass").value }, quiet401: true });
+    $("login-pass").value = "";
+    await showApp();
+  } catch (e) {
+    $("login-error").textContent = e.status === 401 ? t("loginFailed") : `${t("error")}: ${e.message}`;
+  }
 }
 
-map.on("load", () => {
-  map.addSource("communities", { type: "geojson", data: communities });
-  map.addLayer({ id: "communities-fill", type: "fill", source: "communities", paint: { "fill-color": ["match", ["get", "class"], "rural", "#c8e6c9", "#bbdefb"], "fill-opacity": 0.6 } });
-  map.addSource("grids", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
-  map.addLayer({
-    id: "grids-fill", type: "fill", source: "grids",
-    paint: {
-      "fill-color": ["case", ["==", ["get", "type"], "dedicated"], "#b39ddb",
-        ["<", ["to-number", ["get", "households"]], 300], "#ffe082", [">", ["to-number", ["get", "households"]], 500], "#ef9a9a", "#a5d6a7"],
-      "fill-opacity": 0.55,
-    },
-  });
-  map.addLayer({ id: "grids-line", type: "line", source: "grids", paint: { "line-color": "#455a64", "line-width": 0.6 } });
-  map.addLayer({ id: "communities-outline", type: "line", source: "communities", paint: { "line-color": "#0f4c81", "line-width": 2 } });
-  map.on("click", "grids-fill", (e) => {
-    const p = e.features[0].properties;
-    new maplibregl.Popup().setLngLat(e.lngLat)
-      .setHTML(`<b>${p.code || t("noCode")}</b><br>${fmt(p.households)} ${t("households")} · ${fmt(p.buildings)} ${t("buildingsUnit")}<br>${t(p.type)}`)
-      .addTo(map);
-  });
-  map.on("click", "communities-fill", (e) => {
-    if (map.queryRenderedFeatures(e.point, { layers: ["grids-fill"] }).length) return;
-    const p = e.features[0].properties;
-    new maplibregl.Popup().setLngLat(e.lngLat).setHTML(`<b>${p.name}</b><br>${p.code}<br>${fmt(p.households)} ${t("households")} · ${t(p.class)}`).addTo(map);
-  });
-  loadCommunities().then(loadGrids);
-});
+async function logout() {
+  try { await api("/auth/logout", { method: "POST", quiet401: true }); } catch { /* already logged out */ }
+  ctx.user = null;
+  showLogin();
+}
 
-document.getElementById("lang").onclick = () => {
-  setLang(currentLang() === "zh" ? "en" : "zh");
-  document.getElementById("lang").textContent = t("switchTo");
-  renderSidebar();
-};
-setLang(currentLang());
-document.getElementById("lang").textContent = t("switchTo");
-checkHealth();
+function renderWho() {
+  const u = ctx.user;
+  $("who").textContent = u ? `${u.username} · ${t(`role_${u.role}`)}` : "";
+  $("logout").hidden = !ctx.authEnabled;
+}
+
+function canEdit() { return !ctx.authEnabled || (ctx.user && ["admin", "planner"].includes(ctx.user.role)); }
+ctx.canEdit = canEdit;
+
+function switchView(next) {
+  if (next === "workspace" && !canEdit()) next = "dashboard";
+  view = next;
+  document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === next));
+  $("nav-workspace").hidden = !canEdit();
+  if (next === "workspace") { dashboard.hide(); workspace.show(); } else { workspace.hide(); dashboard.show(); }
+  location.hash = next;
+}
+
+async function ensureMap() {
+  if (map) return;
+  map = new maplibregl.Map({ container: "map", style: baseStyle(), center: [120.1, 30.27], zoom: 12, attributionControl: false, maxPitch: 0 });
+  map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
+  map.addControl(new maplibregl.ScaleControl({ unit: "metric" }));
+  await new Promise((resolve) => map.once("load", resolve));
+  const [hierarchy, communities] = await Promise.all([api("/districts"), api("/communities")]);
+  ctx.hierarchy = hierarchy;
+  ctx.communities = communities;
+  ctx.map = map;
+  ctx.maplibregl = maplibregl;
+  // Community boundaries under everything the views draw: the "blank with boundaries" default.
+  map.addSource("communities", { type: "geojson", data: communities });
+  map.addLayer({ id: "communities-fill", type: "fill", source: "communities", paint: { "fill-color": "#ffffff", "fill-opacity": 0.5 } });
+  map.addLayer({ id: "communities-line", type: "line", source: "communities", paint: { "line-color": "#0f4c81", "line-width": 2 } });
+  fitAll();
+  workspace = new Workspace(ctx);
+  dashboard = new Dashboard(ctx);
+  await Promise.all([workspace.init(), dashboard.init()]);
+  window.gp = { map, ctx, workspace, dashboard };  // a handle for the browser tests and the console
+}
+
+export function fitAll() {
+  const b = [Infinity, Infinity, -Infinity, -Infinity];
+  const walk = (c) => { if (typeof c[0] === "number") { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); } else c.forEach(walk); };
+  ctx.communities.features.forEach((f) => walk(f.geometry.coordinates));
+  if (Number.isFinite(b[0])) map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 20, duration: 0 });
+}
+ctx.fitAll = fitAll;
+
+async function showApp() {
+  $("login-view").hidden = true;
+  $("app-view").hidden = false;
+  renderWho();
+  await ensureMap();
+  map.resize();
+  const wanted = location.hash.replace("#", "") || (canEdit() ? "workspace" : "dashboard");
+  switchView(wanted === "dashboard" ? "dashboard" : wanted);
+  document.body.dataset.ready = "1";
+}
+
+function openSettings() {
+  const cfg = loadBasemap();
+  $("bm-blank").checked = !cfg.url;
+  $("bm-tiles").checked = !!cfg.url;
+  $("bm-url").value = cfg.url || "";
+  $("bm-labels").value = cfg.labels || "";
+  $("bm-key").value = cfg.key || "";
+  $("settings-dialog").showModal();
+}
+
+function saveSettings() {
+  const tiles = $("bm-tiles").checked && $("bm-url").value.trim();
+  const cfg = tiles ? { url: $("bm-url").value.trim(), labels: $("bm-labels").value.trim(), key: $("bm-key").value.trim() } : { url: "", labels: "", key: "" };
+  saveBasemap(cfg);
+  if (map) applyBasemap(map, cfg);
+}
+
+async function boot() {
+  setLang(currentLang());
+  applyStatic();
+  document.querySelectorAll("button.lang").forEach((b) => { b.onclick = () => setLang(currentLang() === "zh" ? "en" : "zh"); });
+  onLangChange(renderWho);
+  $("login-form").onsubmit = login;
+  $("logout").onclick = logout;
+  $("open-settings").onclick = openSettings;
+  $("bm-tianditu").onclick = () => { $("bm-tiles").checked = true; $("bm-url").value = TIANDITU.url; $("bm-labels").value = TIANDITU.labels; };
+  $("settings-dialog").addEventListener("close", () => { if ($("settings-dialog").returnValue === "save") saveSettings(); });
+  document.querySelectorAll("nav .tab").forEach((b) => { b.onclick = () => switchView(b.dataset.view); });
+  setUnauthorisedHandler(() => { if (ctx.authEnabled) showLogin(); });
+  try {
+    ctx.user = await api("/auth/me", { quiet401: true });
+  } catch (e) {
+    if (e.status === 404) ctx.authEnabled = false;  // a server without accounts: open access
+    else return showLogin();
+  }
+  await showApp();
+}
+
+boot();

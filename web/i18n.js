@@ -1,24 +1,100 @@
-// Chinese by default; English on request (remembered in localStorage).
+// Every visible string goes through t(): Chinese by default, English on request (remembered in localStorage).
 export const STRINGS = {
   zh: {
-    title: "网格规划", checking: "检查中…", healthy: "服务正常", unhealthy: "数据库不可用", overview: "概况",
-    communities: "社区", apiDocs: "API 文档", switchTo: "English", nCommunities: "社区数", nHouseholds: "户数",
-    nBuildings: "楼栋数", households: "户", nGrids: "网格数", noCode: "未编码", buildingsUnit: "栋", basic: "基础网格", dedicated: "专属网格", urban: "城镇", rural: "农村", area: "面积",
+    title: "网格规划", switchTo: "English", login: "登录", logout: "退出", username: "用户名", password: "密码",
+    loginFailed: "用户名或密码错误", loginTitle: "网格化服务管理平台", workspace: "规划工作台", dashboard: "领导驾驶舱",
+    settings: "设置", apiDocs: "API 文档", role_admin: "管理员", role_planner: "规划员", role_viewer: "查看者",
+    district: "区县", street: "街道/乡镇", community: "社区/村", all: "全部", plan: "方案", newDraft: "新建草稿",
+    published: "已发布", draft: "草稿", archived: "已归档", version: "版本", tools: "编辑工具",
+    tool_select: "选择", tool_split: "拆分", tool_merge: "合并", tool_reshape: "调整边界", tool_move: "移动楼栋",
+    tool_replan: "重新划分", undo: "撤销", redo: "重做", validation: "校验", diff: "对比已发布", publish: "发布",
+    help_select: "点击网格查看详情。", help_split: "点击要拆分的网格，再在地图上逐点画线穿过它，双击结束。",
+    help_merge: "依次点击要合并的相邻网格（可多选），再点“合并所选”。",
+    help_reshape: "先点击一个网格，再点击相邻网格，然后画出新的公共边界（首尾自动吸附到顶点），双击结束。",
+    help_move: "输入楼栋编号（逗号分隔），再点击目标网格。", help_replan: "按社区重新自动划分网格。",
+    mergeSelected: "合并所选", applyLine: "应用画线", clearLine: "清除画线", buildingIds: "楼栋编号",
+    minHh: "最少户数", maxHh: "最多户数", runReplan: "重新划分", gridInfo: "网格信息", code: "编码",
+    households: "户数", buildings: "楼栋", staff: "网格员", openIncidents: "未结事件", sizeStatus: "规模",
+    size_under: "偏小", size_within: "适中", size_over: "偏大", size_dedicated: "专属网格", noSelection: "未选择网格",
+    needDraft: "请先新建或选择一个草稿方案。", needGrid: "请先选择网格。", needNeighbour: "请再点击相邻网格。",
+    drawing: "画线中：单击加点，双击结束。", editDone: "已完成编辑", changed: "变更", removed: "删除",
+    conflict: "该方案已被其他规划员修改（当前版本 {v}）。已重新载入最新方案，您画的线仍保留，可检查后点“应用画线”重试。",
+    conflictNoLine: "该方案已被其他规划员修改（当前版本 {v}）。已重新载入最新方案，请重试。",
+    error: "操作失败", gaps: "缝隙", overlaps: "重叠", out_of_bounds: "规模超限", crossing: "跨社区", invalid: "无效几何", codesKept: "保留编码", codesNew: "新增编码", codesRetired: "撤销编码",
+    validationOk: "校验通过：无缝隙、重叠、超限或跨社区网格。", diffNone: "与已发布方案相同。",
+    added: "新增", changedGrids: "调整", removedGrids: "撤销", unchanged: "未变",
+    publishConfirm: "确认发布此草稿？编码变化：", publishDone: "方案已发布", cancel: "取消", confirm: "确认",
+    lockVersion: "修订号", legend: "图例", figures: "概况", grids: "网格数", staffCount: "网格员",
+    staffingGaps: "缺员网格", openInc: "未结事件", overdueInc: "超期事件", category: "事件类别", status: "事件状态",
+    from: "起始日期", to: "截止日期", layer: "专题图", layer_households: "网格户数", layer_staffing: "配备情况",
+    layer_incidents: "未结/超期事件", layer_heat: "事件热力", export: "导出", exportCsv: "概况 CSV",
+    exportCompliance: "配备情况 XLSX", exportRoster: "网格员名册 CSV", staff_complete: "配齐",
+    staff_incomplete: "缺员", staff_unstaffed: "无人员", inc_none: "无未结事件", inc_open: "有未结事件",
+    inc_overdue: "有超期事件", heat_low: "少", heat_high: "多", baseMap: "底图", baseMapBlank: "空白底图（仅边界）",
+    baseMapUrl: "瓦片地址模板（XYZ 或 WMTS，{z}/{x}/{y}）", baseMapKey: "密钥（替换 {key}）", baseMapLabels: "注记图层地址（可选）",
+    tianditu: "天地图预设", save: "保存", close: "关闭", loading: "加载中…", noAccess: "查看者只能浏览驾驶舱。",
+    editsDisabled: "当前方案不是草稿，不能编辑。", user: "用户", reloadPlan: "重新载入",
   },
   en: {
-    title: "Gridplanner", checking: "checking…", healthy: "service ok", unhealthy: "database unavailable", overview: "Overview",
-    communities: "Communities", apiDocs: "API docs", switchTo: "中文", nCommunities: "Communities", nHouseholds: "Households",
-    nBuildings: "Buildings", households: "households", nGrids: "Grids", noCode: "no code", buildingsUnit: "buildings", basic: "basic grid", dedicated: "dedicated grid", urban: "urban", rural: "rural", area: "Area",
+    title: "Gridplanner", switchTo: "中文", login: "Log in", logout: "Log out", username: "User name", password: "Password",
+    loginFailed: "Wrong user name or password", loginTitle: "Community grid management", workspace: "Planner workspace",
+    dashboard: "Dashboard", settings: "Settings", apiDocs: "API docs", role_admin: "administrator", role_planner: "planner",
+    role_viewer: "viewer", district: "District", street: "Street / township", community: "Community / village", all: "All",
+    plan: "Plan", newDraft: "New draft", published: "published", draft: "draft", archived: "archived", version: "version",
+    tools: "Editing tools", tool_select: "Select", tool_split: "Split", tool_merge: "Merge", tool_reshape: "Reshape",
+    tool_move: "Move buildings", tool_replan: "Re-plan", undo: "Undo", redo: "Redo", validation: "Validation",
+    diff: "Diff vs published", publish: "Publish", help_select: "Click a grid for its details.",
+    help_split: "Click the grid to split, then click points of a line across it; double-click to finish.",
+    help_merge: "Click adjacent grids to merge (several), then “Merge selected”.",
+    help_reshape: "Click a grid, then its neighbour, then draw the new shared boundary (ends snap to vertices); double-click to finish.",
+    help_move: "Enter building ids (comma-separated), then click the target grid.", help_replan: "Re-run the automatic plan for a community.",
+    mergeSelected: "Merge selected", applyLine: "Apply line", clearLine: "Clear line", buildingIds: "Building ids",
+    minHh: "Min households", maxHh: "Max households", runReplan: "Re-plan", gridInfo: "Grid", code: "Code",
+    households: "Households", buildings: "Buildings", staff: "Staff", openIncidents: "Open incidents", sizeStatus: "Size",
+    size_under: "too small", size_within: "within rule", size_over: "too large", size_dedicated: "dedicated",
+    noSelection: "No grid selected", needDraft: "Create or choose a draft plan first.", needGrid: "Select a grid first.",
+    needNeighbour: "Now click the neighbouring grid.", drawing: "Drawing: click to add points, double-click to finish.",
+    editDone: "Edit done", changed: "changed", removed: "removed",
+    conflict: "Another planner changed this plan (now revision {v}). The latest plan is reloaded; your line is kept — check it and press “Apply line” to retry.",
+    conflictNoLine: "Another planner changed this plan (now revision {v}). The latest plan is reloaded; please retry.",
+    error: "Failed", gaps: "gaps", overlaps: "overlaps", out_of_bounds: "size out of bounds", crossing: "crossing a community", invalid: "invalid geometry", codesKept: "codes kept", codesNew: "new codes", codesRetired: "codes retired",
+    validationOk: "Valid: no gaps, overlaps, out-of-bounds or crossing grids.", diffNone: "Same as the published plan.",
+    added: "added", changedGrids: "changed", removedGrids: "removed", unchanged: "unchanged",
+    publishConfirm: "Publish this draft? Code changes:", publishDone: "Plan published", cancel: "Cancel", confirm: "Confirm",
+    lockVersion: "revision", legend: "Legend", figures: "Headline figures", grids: "Grids", staffCount: "Staff",
+    staffingGaps: "Understaffed grids", openInc: "Open incidents", overdueInc: "Overdue incidents", category: "Category",
+    status: "Status", from: "From", to: "To", layer: "Map", layer_households: "Households per grid",
+    layer_staffing: "Staffing status", layer_incidents: "Open / overdue incidents", layer_heat: "Incident heatmap",
+    export: "Export", exportCsv: "Figures CSV", exportCompliance: "Staffing XLSX", exportRoster: "Roster CSV",
+    staff_complete: "complete", staff_incomplete: "incomplete", staff_unstaffed: "unstaffed", inc_none: "no open incidents",
+    inc_open: "open incidents", inc_overdue: "overdue incidents", heat_low: "few", heat_high: "many", baseMap: "Base map",
+    baseMapBlank: "Blank (boundaries only)", baseMapUrl: "Tile URL template (XYZ or WMTS, {z}/{x}/{y})",
+    baseMapKey: "Key (replaces {key})", baseMapLabels: "Labels layer URL (optional)", tianditu: "Tianditu preset",
+    save: "Save", close: "Close", loading: "Loading…", noAccess: "Viewers can use the dashboard only.",
+    editsDisabled: "This plan is not a draft and cannot be edited.", user: "User", reloadPlan: "Reload",
   },
 };
 
 let lang = localStorage.getItem("gridplanner.lang") || "zh";
+const listeners = [];
 
-export function t(key) { return (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.zh[key] || key; }
+export function t(key, vars = {}) {
+  const s = (STRINGS[lang] && STRINGS[lang][key]) || STRINGS.zh[key] || key;
+  return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? vars[k] : m));
+}
 export function currentLang() { return lang; }
+export function onLangChange(fn) { listeners.push(fn); }
+export function applyStatic(root = document) {
+  root.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  root.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+  root.querySelectorAll("[data-i18n-title]").forEach((el) => { el.title = t(el.dataset.i18nTitle); });
+}
 export function setLang(next) {
   lang = next;
   localStorage.setItem("gridplanner.lang", next);
   document.documentElement.lang = next === "zh" ? "zh-CN" : "en";
-  document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
+  document.title = t("title");
+  applyStatic();
+  listeners.forEach((fn) => fn());
 }
+export function fmt(n) { return Number(n || 0).toLocaleString(lang === "zh" ? "zh-CN" : "en-US"); }

@@ -1,0 +1,433 @@
+// End-to-end tests of the web app in headless Chromium (Debian's /usr/bin/chromium) driven by playwright-core.
+// Usage: BASE=http://127.0.0.1:PORT ARTIFACTS=test-artifacts/e2e PASSWORD=... node tests/e2e/run.mjs [step ...]
+// Each step prints "ok <step>" or "FAIL <step>: why" (or "skip <step>: why"); the exit code is 1 if any failed.
+import { mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, "../../web/package.json"));
+const { chromium } = require("playwright-core");
+
+const BASE = process.env.BASE || "http://127.0.0.1:8091";
+const ARTIFACTS = process.env.ARTIFACTS || path.join(here, "../../test-artifacts/e2e");
+const PASSWORD = process.env.PASSWORD || "gridplanner-e2e";
+const ARGS = ["--no-sandbox", "--headless", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--disable-gpu-sandbox",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
+mkdirSync(ARTIFACTS, { recursive: true });
+
+const results = [];
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+class Skip extends Error {}
+
+async function shot(page, name) { await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) }); }
+
+async function newPage(browser) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, locale: "zh-CN" });
+  // Nothing may load from outside the server: the app must work with no internet.
+  await context.route((url) => !url.href.startsWith(BASE), (route) => { results.push(`FAIL offline: request outside the server: ${route.request().url()}`); route.abort(); });
+  const page = await context.newPage();
+  page.on("pageerror", (e) => console.log(`pageerror: ${e.message}`));
+  // Refusals are part of the story a failing run tells: print the request and the answer.
+  page.on("response", async (r) => {
+    if (r.status() < 400 || r.status() === 401 || !r.url().includes("/api/v1/")) return;
+    console.log(`  ${r.request().method()} ${r.url().replace(BASE, "")} ${r.request().postData() || ""} -> ${r.status()} ${(await r.text().catch(() => "")).slice(0, 300)}`);
+  });
+  return { context, page };
+}
+
+async function login(page, username, password = PASSWORD) {
+  await page.goto(`${BASE}/`);
+  await page.waitForSelector("#login-view:not([hidden]), body[data-ready='1']");
+  if (await page.isVisible("#login-view")) {
+    await page.fill("#login-user", username);
+    await page.fill("#login-pass", password);
+    await page.click("#login-submit");
+  }
+  await page.waitForSelector("body[data-ready='1']", { timeout: 30000 });
+}
+
+/** Wait until the map has drawn what it has loaded. */
+async function mapIdle(page) {
+  await page.waitForFunction(() => window.gp && window.gp.map.loaded() && window.gp.map.areTilesLoaded(), null, { timeout: 30000 });
+  await page.waitForTimeout(300);
+}
+
+/** The page has the API at hand (same cookie): call it like the app does. */
+async function apiCall(page, p, method = "GET", body) {
+  return page.evaluate(async ([p, method, body]) => {
+    const res = await fetch(`api/v1${p}`, { method, headers: body ? { "Content-Type": "application/json" } : {}, body: body ? JSON.stringify(body) : undefined });
+    return { status: res.status, body: await res.json().catch(() => null) };
+  }, [p, method, body]);
+}
+
+async function editingAvailable() {
+  const spec = await (await fetch(`${BASE}/openapi.json`)).json();
+  return Object.keys(spec.paths).some((p) => p.endsWith("/edits/split"));
+}
+
+// --- geometry helpers run in the page --------------------------------------------------------------------
+/** Fit the map to grids, then return a viewport pixel inside each grid (found by querying rendered features). */
+async function focusGrids(page, ids, planId) {
+  return page.evaluate(async ([ids, planId]) => {
+    const { map } = window.gp;
+    const feats = await Promise.all(ids.map((id) => fetch(`api/v1/collections/grids/items/${id}?plan=${planId}`).then((r) => r.json())));
+    const b = [Infinity, Infinity, -Infinity, -Infinity];
+    const walk = (c) => { if (typeof c[0] === "number") { b[0] = Math.min(b[0], c[0]); b[1] = Math.min(b[1], c[1]); b[2] = Math.max(b[2], c[0]); b[3] = Math.max(b[3], c[1]); } else c.forEach(walk); };
+    feats.forEach((f) => walk(f.geometry.coordinates));
+    map.fitBounds([[b[0], b[1]], [b[2], b[3]]], { padding: 120, duration: 0 });
+    await new Promise((r) => { map.once("idle", r); map.triggerRepaint(); });
+    const rect = map.getCanvas().getBoundingClientRect();
+    const out = {};
+    const inside = (geom, [x, y]) => {
+      let c = false;
+      const rings = geom.type === "Polygon" ? geom.coordinates : geom.coordinates.flat();
+      for (const r of rings) for (let i = 0, j = r.length - 1; i < r.length; j = i++) {
+        if ((r[i][1] > y) !== (r[j][1] > y) && x < ((r[j][0] - r[i][0]) * (y - r[i][1])) / (r[j][1] - r[i][1]) + r[i][0]) c = !c;
+      }
+      return c;
+    };
+    const lnglat = (x, y) => { const l = map.unproject([x, y]); return [l.lng, l.lat]; };
+    for (const [k, id] of ids.entries()) {
+      const geom = feats[k].geometry;
+      // The pixel of the grid farthest from its outline among a sample: clicks well inside it.
+      let best = null;
+      for (let x = 5; x < rect.width; x += 8) for (let y = 5; y < rect.height; y += 8) {
+        if (!inside(geom, lnglat(x, y))) continue;
+        const f = map.queryRenderedFeatures([x, y], { layers: ["ws-grids-fill"] })[0];
+        if (!f || f.id !== id) continue;
+        let d = 0;
+        for (const [dx, dy] of [[14, 0], [-14, 0], [0, 14], [0, -14], [10, 10], [-10, -10], [10, -10], [-10, 10], [24, 0], [-24, 0], [0, 24], [0, -24]]) {
+          if (inside(geom, lnglat(x + dx, y + dy))) d++;
+        }
+        if (!best || d > best.d) best = { x: rect.left + x, y: rect.top + y, d };
+      }
+      if (!best) throw new Error(`grid ${id} of plan ${planId} not drawn; drawn: ${[...new Set(map.queryRenderedFeatures({ layers: ["ws-grids-fill"] }).map((f) => f.id))].slice(0, 20)}; source ${map.getSource("ws-grids")?.url}`);
+      out[id] = best;
+    }
+    return { pixels: out, features: feats };
+  }, [ids, planId]);
+}
+
+async function toScreen(page, lnglats) {
+  return page.evaluate((pts) => {
+    const { map } = window.gp;
+    const rect = map.getCanvas().getBoundingClientRect();
+    return pts.map((p) => { const q = map.project(p); return { x: rect.left + q.x, y: rect.top + q.y }; });
+  }, lnglats);
+}
+
+async function drawLine(page, pixels) {
+  for (const p of pixels.slice(0, -1)) { await page.mouse.click(p.x, p.y); await page.waitForTimeout(120); }
+  const last = pixels[pixels.length - 1];
+  await page.mouse.dblclick(last.x, last.y);
+}
+
+/** A line through `at` across the polygon feature along x (vertical) or y: from just beyond the boundary
+ * crossing below/left of `at` to just beyond the one above/right of it. */
+function crossingLine(feature, at, vertical) {
+  const rings = feature.geometry.type === "Polygon" ? feature.geometry.coordinates : feature.geometry.coordinates.flat();
+  const [u, v] = vertical ? [0, 1] : [1, 0];  // u: the fixed coordinate, v: the one the line runs along
+  const hits = [];
+  for (const ring of rings) for (let i = 0; i + 1 < ring.length; i++) {
+    const p = ring[i], q = ring[i + 1];
+    if ((p[u] - at[u]) * (q[u] - at[u]) > 0 || p[u] === q[u]) continue;
+    hits.push(p[v] + ((at[u] - p[u]) / (q[u] - p[u])) * (q[v] - p[v]));
+  }
+  const lo = Math.max(...hits.filter((h) => h < at[v])), hi = Math.min(...hits.filter((h) => h > at[v]));
+  const pad = 0.15 * (hi - lo);
+  const pt = (val) => (vertical ? [at[0], val] : [val, at[1]]);
+  return [pt(lo - pad), pt(at[v]), pt(hi + pad)];
+}
+
+/** Two grids of a plan that share an edge of several vertices, and the grids' data. */
+function adjacentPair(features) {
+  const key = (c) => `${c[0].toFixed(7)},${c[1].toFixed(7)}`;
+  const ring = (f) => (f.geometry.type === "Polygon" ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0]);
+  const sets = features.map((f) => new Set(ring(f).map(key)));
+  let best = null;
+  for (let i = 0; i < features.length; i++) for (let j = i + 1; j < features.length; j++) {
+    if (features[i].properties.community_code !== features[j].properties.community_code) continue;
+    let n = 0;
+    for (const k of sets[i]) if (sets[j].has(k)) n++;
+    if (n >= 3 && (!best || n > best.n)) best = { a: features[i], b: features[j], n };
+  }
+  return best;
+}
+
+/** The shared run of vertices of a and b, in a's ring order (a's ring rotated so the run is contiguous). */
+function sharedRun(a, b) {
+  const key = (c) => `${c[0].toFixed(7)},${c[1].toFixed(7)}`;
+  const ring = (f) => (f.geometry.type === "Polygon" ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0]);
+  const ra = ring(a).slice(0, -1), inB = new Set(ring(b).map(key));
+  const flags = ra.map((c) => inB.has(key(c)));
+  const start = flags.findIndex((f, i) => f && !flags[(i - 1 + flags.length) % flags.length]);
+  const run = [];
+  for (let k = 0; k < ra.length; k++) { const i = (start + k) % ra.length; if (!flags[i]) break; run.push(ra[i]); }
+  return run;
+}
+
+// --- steps ----------------------------------------------------------------------------------------------
+const state = {};
+
+const steps = {
+  async login(browser) {
+    const { page, context } = await newPage(browser);
+    await page.goto(`${BASE}/`);
+    await page.waitForSelector("#login-view:not([hidden]), body[data-ready='1']");
+    if (!(await page.isVisible("#login-view"))) throw new Skip("the server has no accounts: no log-in page");
+    assert((await page.textContent("#login-submit")).trim() === "登录", "the log-in page is in Chinese by default");
+    await page.fill("#login-user", "planner");
+    await page.fill("#login-pass", "wrong-password");
+    await page.click("#login-submit");
+    await page.waitForFunction(() => document.getElementById("login-error").textContent.length > 0);
+    assert((await page.textContent("#login-error")).includes("用户名或密码错误"), "a bad password says so");
+    await shot(page, "01-login-failed");
+    await page.fill("#login-pass", PASSWORD);
+    await page.click("#login-submit");
+    await page.waitForSelector("body[data-ready='1']");
+    assert((await page.textContent("#who")).includes("planner"), "the header names the user");
+    await mapIdle(page);
+    await shot(page, "02-workspace");
+    await page.click("#logout");
+    await page.waitForSelector("#login-view:not([hidden])");
+    const me = await page.request.get(`${BASE}/api/v1/auth/me`);
+    assert(me.status() === 401, `after log-out /auth/me is 401, got ${me.status()}`);
+    await context.close();
+  },
+
+  async dashboard(browser) {
+    const { page, context } = await newPage(browser);
+    await login(page, "viewer");
+    await page.waitForSelector("#db-panel:not([hidden])");
+    assert(await page.isHidden("#nav-workspace"), "a viewer sees no planner workspace");
+    await page.waitForFunction(() => !document.querySelector("#fig-grids .v").textContent.includes("…"), null, { timeout: 30000 });
+    const figures = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll(".figure")].map((el) => [el.id, el.querySelector(".v").textContent])));
+    const plans = (await apiCall(page, "/plans")).body;
+    const published = plans.find((p) => p.status === "published");
+    assert(figures["fig-grids"].replace(/,/g, "") === String(published.grids), `headline grids ${figures["fig-grids"]} = the published plan's ${published.grids}`);
+    const open = (await apiCall(page, "/incidents?open=true&limit=1")).body.total;
+    assert(figures["fig-openInc"].replace(/,/g, "") === String(open), `open incidents ${figures["fig-openInc"]} = ${open}`);
+    await mapIdle(page);
+    const drawn = await page.evaluate(() => window.gp.map.queryRenderedFeatures({ layers: ["db-hh"] }).length);
+    assert(drawn > 0, "households per grid drawn from the tiles");
+    assert((await page.textContent("#legend-title")).includes("网格户数"), "legend of households");
+    await shot(page, "03-dashboard-households");
+    for (const mode of ["staffing", "incidents", "heat"]) {
+      await page.click(`#mode-${mode}`);
+      await mapIdle(page);
+      await shot(page, `04-dashboard-${mode}`);
+    }
+    // Filters: a street narrows the figures.
+    const street = await page.$eval("#db-street option:nth-child(2)", (o) => o.value);
+    await page.selectOption("#db-street", street);
+    await page.waitForFunction((all) => { const v = document.querySelector("#fig-grids .v").textContent; return !v.includes("…") && v !== all; }, figures["fig-grids"], { timeout: 15000 });
+    const cat = await page.$eval("#db-category option:nth-child(2)", (o) => o.value);
+    await page.selectOption("#db-category", cat);
+    await page.fill("#db-from", "2026-01-01");
+    await page.dispatchEvent("#db-from", "change");
+    await mapIdle(page);
+    await page.waitForTimeout(500);
+    const filteredOpen = Number((await page.textContent("#fig-openInc .v")).replace(/,/g, ""));
+    assert(filteredOpen < open, `a street and a category narrow the open incidents (${filteredOpen} < ${open})`);
+    await shot(page, "05-dashboard-filtered");
+    // Export: the figures CSV is a download.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#db-export-csv")]);
+    assert(download.suggestedFilename().endsWith(".csv"), "a CSV download");
+    const xlsx = await page.request.get(`${BASE}/api/v1/staff/compliance/export?format=xlsx`);
+    assert(xlsx.status() === 200, "the staffing XLSX export answers");
+    // English switch: every label changes.
+    await page.click("header button.lang");
+    await page.waitForFunction(() => document.querySelector("#nav-dashboard").textContent === "Dashboard");
+    assert((await page.textContent("#fig-grids .k")) === "Grids", "figures in English");
+    await shot(page, "06-dashboard-english");
+    await page.click("header button.lang");
+    await context.close();
+  },
+  async split(browser) {
+    if (!(await editingAvailable())) throw new Skip("the server has no editing API");
+    const { page } = await newPage(browser);
+    state.page = page;
+    await login(page, "planner");
+    await page.waitForSelector("#ws-panel:not([hidden])");
+    const previous = await page.evaluate(() => window.gp.workspace.plans.map((p) => p.id));
+    await page.click("#ws-new-draft");
+    await page.waitForFunction((ids) => window.gp.workspace.plan?.status === "draft" && !ids.includes(window.gp.workspace.plan.id), previous);
+    state.planId = await page.evaluate(() => window.gp.workspace.plan.id);
+    await mapIdle(page);
+    const before = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
+    const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features;
+    // The grid with the most households (over the rule if any): worth splitting.
+    const target = feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households)[0];
+    const { pixels, features } = await focusGrids(page, [target.id], state.planId);
+    const gb = [Infinity, Infinity, -Infinity, -Infinity];
+    const walk = (c) => { if (typeof c[0] === "number") { gb[0] = Math.min(gb[0], c[0]); gb[1] = Math.min(gb[1], c[1]); gb[2] = Math.max(gb[2], c[0]); gb[3] = Math.max(gb[3], c[1]); } else c.forEach(walk); };
+    walk(features[0].geometry.coordinates);
+    await page.click("#tool-split");
+    await page.mouse.click(pixels[target.id].x, pixels[target.id].y);
+    await page.waitForFunction(() => window.gp.workspace.draw.active);
+    // A line across the grid through the clicked point, reaching a little beyond it on both sides.
+    const at = await page.evaluate(([x, y]) => { const r = window.gp.map.getCanvas().getBoundingClientRect(); const l = window.gp.map.unproject([x - r.left, y - r.top]); return [l.lng, l.lat]; }, [pixels[target.id].x, pixels[target.id].y]);
+    const line = crossingLine(features[0], at, gb[2] - gb[0] < gb[3] - gb[1]);
+    await shot(page, "07-split-selected");
+    await drawLine(page, await toScreen(page, line));
+    await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 30000 });
+    const msg = await page.textContent("#ws-message");
+    assert(await page.isVisible("#ws-message.msg.ok"), `split done: ${msg}`);
+    await mapIdle(page);
+    const after = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
+    assert(after >= before + 1, `the split adds a grid (${before} -> ${after})`);
+    await page.waitForFunction(() => window.gp.workspace.validation?.summary);
+    await shot(page, "08-split-done");
+  },
+
+  async merge() {
+    const page = state.page;
+    if (!state.planId) throw new Skip("no draft (split did not run)");
+    const before = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
+    const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features.filter((f) => f.properties.type === "basic");
+    const pair = adjacentPair(feats.sort((a, b) => a.properties.households - b.properties.households).slice(0, 60));
+    assert(pair, "two adjacent small grids to merge");
+    const { pixels } = await focusGrids(page, [pair.a.id, pair.b.id], state.planId);
+    await page.click("#tool-merge");
+    await page.mouse.click(pixels[pair.a.id].x, pixels[pair.a.id].y);
+    await page.mouse.click(pixels[pair.b.id].x, pixels[pair.b.id].y);
+    await page.waitForFunction(() => window.gp.workspace.selected.length === 2);
+    await shot(page, "09-merge-selected");
+    await page.click("#ws-merge");
+    await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 30000 });
+    assert(await page.isVisible("#ws-message.msg.ok"), `merge done: ${await page.textContent("#ws-message")}`);
+    const after = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
+    assert(after === before - 1, `the merge removes one grid (${before} -> ${after})`);
+    await mapIdle(page);
+    await shot(page, "10-merge-done");
+    state.merged = { before, after };
+  },
+
+  async undo() {
+    const page = state.page;
+    if (!state.merged) throw new Skip("nothing merged to undo");
+    await page.click("#ws-undo");
+    await page.waitForFunction(() => document.querySelector("#ws-message")?.textContent.includes("撤销"), null, { timeout: 30000 });
+    assert(await page.isVisible("#ws-message.msg.ok"), `undo done: ${await page.textContent("#ws-message")}`);
+    const grids = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
+    assert(grids === state.merged.before, `undo brings the merged grids back (${state.merged.after} -> ${grids})`);
+    await mapIdle(page);
+    await shot(page, "11-undo");
+    await page.click("#ws-redo");
+    await page.waitForFunction(() => document.querySelector("#ws-message")?.textContent.includes("重做"), null, { timeout: 30000 });
+    assert((await apiCall(page, `/plans/${state.planId}`)).body.grids === state.merged.after, "redo merges again");
+  },
+
+  async reshape() {
+    const page = state.page;
+    if (!state.planId) throw new Skip("no draft");
+    const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features.filter((f) => f.properties.type === "basic");
+    const pair = adjacentPair(feats);
+    assert(pair, "two grids sharing an edge");
+    const run = sharedRun(pair.a, pair.b);
+    assert(run.length >= 3, `a shared edge of several vertices (${run.length})`);
+    // Move the middle of the shared edge a fifth of the way into grid a: b grows, a shrinks, both move together.
+    const ring = pair.a.geometry.type === "Polygon" ? pair.a.geometry.coordinates[0] : pair.a.geometry.coordinates[0][0];
+    const cx = ring.reduce((s, c) => s + c[0], 0) / ring.length, cy = ring.reduce((s, c) => s + c[1], 0) / ring.length;
+    const mid = run[Math.floor(run.length / 2)];
+    const moved = [mid[0] + 0.2 * (cx - mid[0]), mid[1] + 0.2 * (cy - mid[1])];
+    const { pixels } = await focusGrids(page, [pair.a.id, pair.b.id], state.planId);
+    await page.click("#tool-reshape");
+    await page.mouse.click(pixels[pair.a.id].x, pixels[pair.a.id].y);
+    await page.mouse.click(pixels[pair.b.id].x, pixels[pair.b.id].y);
+    await page.waitForFunction(() => window.gp.workspace.draw.active, null, { timeout: 15000 });
+    await drawLine(page, await toScreen(page, [run[0], moved, run[run.length - 1]]));
+    await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 30000 });
+    assert(await page.isVisible("#ws-message.msg.ok"), `reshape done: ${await page.textContent("#ws-message")}`);
+    await page.waitForFunction(() => window.gp.workspace.validation?.summary);
+    const v = await page.evaluate(() => window.gp.workspace.validation);
+    assert(v.ok, `no gap or overlap after the reshape: ${JSON.stringify(v.summary)}`);
+    await mapIdle(page);
+    await shot(page, "12-reshape-done");
+  },
+
+  async conflict(browser) {
+    const page = state.page;
+    if (!state.planId) throw new Skip("no draft");
+    // Another planner changes the plan behind this one's back.
+    const other = await newPage(browser);
+    await login(other.page, "planner2");
+    const plan = (await apiCall(other.page, `/plans/${state.planId}`)).body;
+    const theirs = await apiCall(other.page, `/plans/${state.planId}/undo`, "POST", { lock_version: plan.lock_version });
+    assert(theirs.status === 200, `the other planner's edit went through: ${JSON.stringify(theirs.body)}`);
+    await other.context.close();
+    const stale = await page.evaluate(() => window.gp.workspace.plan.lock_version);
+    // This planner, unaware, splits a grid.
+    const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features;
+    const target = feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households)[0];
+    const { pixels, features } = await focusGrids(page, [target.id], state.planId);
+    const gb = [Infinity, Infinity, -Infinity, -Infinity];
+    const walk = (c) => { if (typeof c[0] === "number") { gb[0] = Math.min(gb[0], c[0]); gb[1] = Math.min(gb[1], c[1]); gb[2] = Math.max(gb[2], c[0]); gb[3] = Math.max(gb[3], c[1]); } else c.forEach(walk); };
+    walk(features[0].geometry.coordinates);
+    await page.click("#tool-split");
+    await page.mouse.click(pixels[target.id].x, pixels[target.id].y);
+    await page.waitForFunction(() => window.gp.workspace.draw.active);
+    const at = await page.evaluate(([x, y]) => { const r = window.gp.map.getCanvas().getBoundingClientRect(); const l = window.gp.map.unproject([x - r.left, y - r.top]); return [l.lng, l.lat]; }, [pixels[target.id].x, pixels[target.id].y]);
+    const line = crossingLine(features[0], at, gb[2] - gb[0] >= gb[3] - gb[1]);
+    await drawLine(page, await toScreen(page, line));
+    await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 30000 });
+    const msg = await page.textContent("#ws-message");
+    assert(await page.isVisible("#ws-message.msg.err"), `a stale edit is refused: ${msg}`);
+    assert(msg.includes("其他规划员") && msg.includes(String(plan.lock_version + 1)), `the message says another planner changed the plan: ${msg}`);
+    const kept = await page.evaluate(() => window.gp.workspace.draw.points.length);
+    assert(kept === 3, `the drawn line is kept (${kept} points)`);
+    const now = await page.evaluate(() => window.gp.workspace.plan.lock_version);
+    assert(now > stale, `the plan was reloaded (${stale} -> ${now})`);
+    await shot(page, "13-conflict");
+    await page.click("#ws-apply-line");
+    await page.waitForSelector("#ws-message.msg.ok", { timeout: 30000 });
+    await mapIdle(page);
+    await shot(page, "14-conflict-retried");
+  },
+
+  async publish(browser) {
+    if (!state.planId) throw new Skip("no draft");
+    const { page, context } = await newPage(browser);
+    await login(page, "admin");
+    await page.waitForSelector("#ws-panel:not([hidden])");
+    await page.waitForFunction((id) => window.gp.workspace.plan?.id === id, state.planId);
+    await page.click("#ws-diff");
+    await page.waitForSelector("#ws-diff-box #diff-summary");
+    await mapIdle(page);
+    await shot(page, "15-diff");
+    await page.click("#ws-publish");
+    await page.waitForSelector("#confirm-dialog[open] #diff-summary");
+    const summary = await page.textContent("#confirm-dialog #diff-summary");
+    assert(summary.includes("新增编码") || summary.includes("保留编码"), `the publish dialog summarises code changes: ${summary}`);
+    await shot(page, "16-publish-confirm");
+    await page.click("#confirm-ok");
+    await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 60000 });
+    assert(await page.isVisible("#ws-message.msg.ok"), `published: ${await page.textContent("#ws-message")}`);
+    const plans = (await apiCall(page, "/plans")).body;
+    assert(plans.find((p) => p.id === state.planId).status === "published", "the draft is now the published plan");
+    await mapIdle(page);
+    await shot(page, "17-published");
+    await context.close();
+  },
+};
+
+async function main() {
+  const wanted = process.argv.slice(2);
+  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ARGS, headless: true });
+  const t0 = Date.now();
+  try {
+    for (const [name, fn] of Object.entries(steps)) {
+      if (wanted.length && !wanted.includes(name)) continue;
+      const t = Date.now();
+      try { await fn(browser); results.push(`ok ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`); }
+      catch (e) { results.push(e instanceof Skip ? `skip ${name}: ${e.message}` : `FAIL ${name}: ${e.stack || e.message}`); }
+      console.log(results[results.length - 1]);
+    }
+  } finally { await browser.close(); }
+  console.log(`done in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  process.exit(results.some((r) => r.startsWith("FAIL")) ? 1 : 0);
+}
+
+main();

@@ -1,0 +1,449 @@
+// The planner workspace: choose a place and a plan, inspect grids, edit a draft (split, merge, reshape, move
+// buildings, re-plan), undo/redo, validation and diff layers, publish. Every edit sends the plan's lock_version;
+// a 409 reloads the plan and keeps the drawn line so the planner can retry.
+import { api, qs } from "./api.js";
+import { t, fmt, onLangChange } from "./i18n.js";
+import { LineDraw, bbox } from "./draw.js";
+
+const $ = (id) => document.getElementById(id);
+const EMPTY = { type: "FeatureCollection", features: [] };
+const SIZE_COLOURS = ["match", ["get", "size_status"], "under", "#74add1", "over", "#f46d43", "dedicated", "#b39ddb", "#a6d96a"];
+const CHANGE_COLOURS = ["match", ["get", "change"], "added", "#1a9850", "removed", "#d73027", "changed", "#fdae61", "#999999"];
+const TOOLS = ["select", "split", "merge", "reshape", "move", "replan"];
+
+export class Workspace {
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.map = ctx.map;
+    this.plans = [];
+    this.plan = null;
+    this.tool = "select";
+    this.selected = [];
+    this.pending = null;  // {kind, body(line)} of the edit the drawn line belongs to, for a retry
+    this.message = null;
+    this.validation = null;
+    this.diff = null;
+    this.info = null;
+    this.layers = ["ws-grids-fill", "ws-grids-line", "ws-grids-sel", "ws-grids-problem", "ws-validation-fill", "ws-validation-line", "ws-diff-fill", "ws-diff-line", "ws-draw-line", "ws-draw-pts"];
+  }
+
+  async init() {
+    const map = this.map;
+    map.addSource("ws-validation", { type: "geojson", data: EMPTY });
+    map.addSource("ws-diff", { type: "geojson", data: EMPTY });
+    map.addSource("ws-draw", { type: "geojson", data: EMPTY });
+    this.draw = new LineDraw(map, "ws-draw");
+    await this.loadPlans();
+    this.renderPanel();
+    onLangChange(() => { if (!$("ws-panel").hidden) { this.renderPanel(); this.renderLegend(); } });
+    map.on("click", (e) => this.onMapClick(e));
+  }
+
+  // --- map layers ---------------------------------------------------------------------------------------
+  gridSourceUrl() { return `${location.origin}/api/v1/tiles/grids.json${qs({ plan: this.plan?.id })}`; }
+
+  addGridLayers() {
+    const map = this.map;
+    for (const id of this.layers) if (map.getLayer(id)) map.removeLayer(id);
+    if (map.getSource("ws-grids")) map.removeSource("ws-grids");
+    if (!this.plan) return;
+    map.addSource("ws-grids", { type: "vector", url: this.gridSourceUrl() });
+    const src = { source: "ws-grids", "source-layer": "grids" };
+    map.addLayer({ id: "ws-grids-fill", type: "fill", ...src, paint: { "fill-color": SIZE_COLOURS, "fill-opacity": 0.55 } });
+    map.addLayer({ id: "ws-grids-line", type: "line", ...src, paint: { "line-color": "#334e68", "line-width": 1 } });
+    map.addLayer({ id: "ws-grids-problem", type: "line", ...src, paint: { "line-color": "#d7191c", "line-dasharray": [2, 1], "line-width": ["case", ["boolean", ["feature-state", "problem"], false], 2.5, 0] } });
+    map.addLayer({ id: "ws-grids-sel", type: "line", ...src, paint: { "line-color": "#ffb300", "line-width": ["case", ["boolean", ["feature-state", "selected"], false], 4, 0] } });
+    map.addLayer({ id: "ws-diff-fill", type: "fill", source: "ws-diff", paint: { "fill-color": CHANGE_COLOURS, "fill-opacity": 0.45 } });
+    map.addLayer({ id: "ws-diff-line", type: "line", source: "ws-diff", paint: { "line-color": CHANGE_COLOURS, "line-width": 2 } });
+    map.addLayer({ id: "ws-validation-fill", type: "fill", source: "ws-validation", paint: { "fill-color": "#d7191c", "fill-opacity": 0.35 } });
+    map.addLayer({ id: "ws-validation-line", type: "line", source: "ws-validation", paint: { "line-color": "#d7191c", "line-width": 2.5, "line-dasharray": [2, 1] } });
+    map.addLayer({ id: "ws-draw-line", type: "line", source: "ws-draw", paint: { "line-color": "#e91e63", "line-width": 3 } });
+    map.addLayer({ id: "ws-draw-pts", type: "circle", source: "ws-draw", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 5, "circle-color": "#e91e63", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
+  }
+
+  /** Re-read the grid tiles (the server dropped the tiles an edit touched). */
+  refreshGrids() {
+    const src = this.map.getSource("ws-grids");
+    if (src) src.setUrl(this.gridSourceUrl());
+  }
+
+  setSelected(ids) {
+    for (const id of this.selected) this.map.setFeatureState({ source: "ws-grids", sourceLayer: "grids", id }, { selected: false });
+    this.selected = ids;
+    for (const id of ids) this.map.setFeatureState({ source: "ws-grids", sourceLayer: "grids", id }, { selected: true });
+  }
+
+  show() {
+    $("ws-panel").hidden = false;
+    if (!this.map.getSource("ws-grids")) this.addGridLayers();
+    for (const id of this.layers) if (this.map.getLayer(id)) this.map.setLayoutProperty(id, "visibility", "visible");
+    this.active = true;
+    this.renderPanel();
+    this.renderLegend();
+    if (this.plan && this.isDraft()) this.loadValidation();
+  }
+
+  hide() {
+    $("ws-panel").hidden = true;
+    this.active = false;
+    this.draw.stop();
+    for (const id of this.layers) if (this.map.getLayer(id)) this.map.setLayoutProperty(id, "visibility", "none");
+  }
+
+  renderLegend() {
+    const items = [["under", "#74add1"], ["within", "#a6d96a"], ["over", "#f46d43"], ["dedicated", "#b39ddb"]]
+      .map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(`size_${k}`)}</div>`).join("");
+    $("legend").innerHTML = `<h3>${t("sizeStatus")}</h3>${items}<div><span class="sw" style="background:#d7191c"></span>${t("validation")}</div>`;
+  }
+
+  // --- plans --------------------------------------------------------------------------------------------
+  isDraft() { return this.plan?.status === "draft"; }
+
+  async loadPlans(preferId = null) {
+    this.plans = await api("/plans");
+    const keep = preferId ?? this.plan?.id;
+    this.plan = this.plans.find((p) => p.id === keep) || this.plans.find((p) => p.status === "draft") || this.plans.find((p) => p.status === "published") || null;
+  }
+
+  async choosePlan(id) {
+    this.plan = this.plans.find((p) => p.id === Number(id)) || null;
+    this.resetEditing();
+    this.validation = null;
+    this.diff = null;
+    this.map.getSource("ws-validation").setData(EMPTY);
+    this.map.getSource("ws-diff").setData(EMPTY);
+    this.addGridLayers();
+    this.renderPanel();
+    if (this.isDraft()) await this.loadValidation();
+  }
+
+  /** The plan as the server has it now (lock_version, status); tiles re-read. */
+  async reloadPlan() {
+    this.plan = await api(`/plans/${this.plan.id}`);
+    const i = this.plans.findIndex((p) => p.id === this.plan.id);
+    if (i >= 0) this.plans[i] = this.plan;
+    this.refreshGrids();
+    await this.loadValidation();
+    this.renderPanel();
+  }
+
+  async newDraft() {
+    const name = `${t("draft")} ${new Date().toLocaleString(undefined, { hour12: false })}`;
+    try {
+      const plan = await api("/plans", { method: "POST", body: { name, from_published: true } });
+      await this.loadPlans(plan.id);
+      await this.choosePlan(plan.id);
+    } catch (e) { this.fail(e); }
+  }
+
+  // --- messages -----------------------------------------------------------------------------------------
+  say(text, kind = "info") { this.message = { text, kind }; this.renderMessage(); }
+  fail(e) { this.say(`${t("error")}: ${e.message}`, "err"); }
+  renderMessage() {
+    const el = $("ws-message");
+    if (!el) return;
+    el.hidden = !this.message;
+    if (this.message) { el.className = `msg ${this.message.kind}`; el.textContent = this.message.text; }
+  }
+
+  // --- tools --------------------------------------------------------------------------------------------
+  resetEditing() {
+    this.draw.clear();
+    this.setSelected([]);
+    this.pending = null;
+  }
+
+  setTool(tool) {
+    this.tool = tool;
+    this.resetEditing();
+    this.message = null;
+    this.renderPanel();
+  }
+
+  gridAt(point) {
+    const f = this.map.queryRenderedFeatures(point, { layers: ["ws-grids-fill"] })[0];
+    return f || null;
+  }
+
+  async onMapClick(e) {
+    if (!this.active || this.draw.active || !this.plan) return;
+    const f = this.gridAt(e.point);
+    if (!f) return;
+    const id = f.id;
+    if (this.tool === "merge") {
+      this.setSelected(this.selected.includes(id) ? this.selected.filter((x) => x !== id) : [...this.selected, id]);
+      this.renderPanel();
+      return;
+    }
+    if (this.tool === "split") {
+      this.setSelected([id]);
+      await this.showInfo(f.properties);
+      this.startLine("split", []);
+      return;
+    }
+    if (this.tool === "reshape") {
+      if (this.selected.length !== 1 || this.selected[0] === id) {
+        this.setSelected([id]);
+        this.say(t("needNeighbour"));
+        return;
+      }
+      this.setSelected([this.selected[0], id]);
+      const snap = await this.snapVertices(this.selected);
+      this.startLine("reshape", snap);
+      return;
+    }
+    if (this.tool === "move") {
+      const ids = ($("ws-building-ids")?.value || "").split(/[,，\s]+/).filter(Boolean).map(Number);
+      this.setSelected([id]);
+      if (!ids.length || ids.some((n) => !Number.isInteger(n))) { this.say(t("help_move")); return; }
+      await this.edit("move-buildings", { building_ids: ids, to_grid_id: id });
+      return;
+    }
+    this.setSelected([id]);
+    await this.showInfo(f.properties);
+  }
+
+  async snapVertices(ids) {
+    const feats = await Promise.all(ids.map((id) => api(`/collections/grids/items/${id}${qs({ plan: this.plan.id })}`).catch(() => null)));
+    const out = [];
+    for (const f of feats) if (f) {
+      const walk = (c) => (typeof c[0] === "number" ? out.push(c) : c.forEach(walk));
+      walk(f.geometry.coordinates);
+    }
+    return out;
+  }
+
+  startLine(kind, snap) {
+    this.pending = { kind };
+    this.say(t("drawing"));
+    this.draw.start(snap, () => this.applyLine());
+    this.renderPanel();
+  }
+
+  /** Build the edit for the drawn line from the current selection and send it. */
+  async applyLine() {
+    const line = this.draw.line();
+    if (!line || !this.pending) return;
+    if (this.pending.kind === "split") {
+      if (!this.selected.length) return this.say(t("needGrid"), "err");
+      await this.edit("split", { grid_id: this.selected[0], line }, { keepLine: true });
+    } else if (this.pending.kind === "reshape") {
+      if (this.selected.length !== 2) return this.say(t("needNeighbour"), "err");
+      await this.edit("reshape", { grid_id: this.selected[0], neighbour_id: this.selected[1], boundary: line }, { keepLine: true });
+    }
+  }
+
+  async mergeSelected() {
+    if (this.selected.length < 2) return;
+    await this.edit("merge", { grid_ids: [...this.selected] });
+  }
+
+  async replan() {
+    const community = $("ws-community").value;
+    if (!community) return this.say(t("community"), "err");
+    const body = { community_code: community };
+    const lo = Number($("ws-min").value), hi = Number($("ws-max").value);
+    if (lo) body.min_households = lo;
+    if (hi) body.max_households = hi;
+    await this.edit("replan", body);
+  }
+
+  /** Send one edit with the lock_version read; on 409 reload and keep what the planner drew. */
+  async edit(kind, body, { keepLine = false } = {}) {
+    if (!this.isDraft()) return this.say(t("needDraft"), "err");
+    const path = ["undo", "redo"].includes(kind) ? `/plans/${this.plan.id}/${kind}` : `/plans/${this.plan.id}/edits/${kind}`;
+    this.busy = true;
+    this.renderPanel();
+    try {
+      const res = await api(path, { method: "POST", body: { ...body, lock_version: this.plan.lock_version } });
+      this.plan.lock_version = res.lock_version;
+      this.resetEditing();
+      const changed = (res.changed || []).length, removed = (res.removed || []).length;
+      const label = { split: "tool_split", merge: "tool_merge", reshape: "tool_reshape", "move-buildings": "tool_move", replan: "tool_replan", undo: "undo", redo: "redo" }[kind];
+      this.say(`${t("editDone")}（${t(label)}）：${t("changed")} ${changed}，${t("removed")} ${removed}`, "ok");
+      this.info = null;
+      this.refreshGrids();
+      await this.loadValidation();
+      if (this.diff) await this.loadDiff();
+    } catch (e) {
+      if (e.status === 409 && e.body && "current_lock_version" in e.body) {
+        const v = e.body.current_lock_version;
+        const line = this.draw.line();
+        await this.reloadPlan();
+        if (keepLine && line) {
+          this.draw.points = line.coordinates;
+          this.draw._render();
+          this.say(t("conflict", { v }), "err");
+        } else this.say(t("conflictNoLine", { v }), "err");
+        this.message.detail = e.message;
+      } else this.fail(e);
+    } finally {
+      this.busy = false;
+      this.renderPanel();
+    }
+  }
+
+  // --- validation, diff, publish ------------------------------------------------------------------------
+  async loadValidation() {
+    if (!this.isDraft()) { this.validation = null; return; }
+    try {
+      this.validation = await api(`/plans/${this.plan.id}/validation`);
+    } catch (e) { this.validation = null; this.fail(e); }
+    const v = this.validation || {};
+    const feats = [...(v.gaps?.features || []), ...(v.overlaps?.features || [])];
+    this.map.getSource("ws-validation").setData({ type: "FeatureCollection", features: feats });
+    // Grids outside the size rule or their community have no problem geometry of their own: outline them.
+    for (const id of this.problemIds || []) this.map.setFeatureState({ source: "ws-grids", sourceLayer: "grids", id }, { problem: false });
+    this.problemIds = [...(v.out_of_bounds || []), ...(v.crossing || []), ...(v.invalid || [])].map((x) => x.grid_id ?? x.id).filter((x) => x != null);
+    for (const id of this.problemIds) this.map.setFeatureState({ source: "ws-grids", sourceLayer: "grids", id }, { problem: true });
+    this.renderPanel();
+  }
+
+  async loadDiff() {
+    try {
+      this.diff = await api(`/plans/${this.plan.id}/diff`);
+      this.map.getSource("ws-diff").setData({ type: "FeatureCollection", features: this.diff.features || [] });
+    } catch (e) { this.fail(e); }
+    this.renderPanel();
+  }
+
+  toggleDiff() {
+    if (this.diff) { this.diff = null; this.map.getSource("ws-diff").setData(EMPTY); this.renderPanel(); } else this.loadDiff();
+  }
+
+  summaryNode(diff) {
+    const box = document.createElement("div");
+    box.id = "diff-summary";
+    const ul = document.createElement("ul");
+    ul.className = "plain";
+    const s = diff?.summary || {};
+    const codes = diff?.codes || {};
+    const rows = [["added", s.added], ["changedGrids", s.changed], ["removedGrids", s.removed], ["unchanged", s.unchanged],
+      ["codesKept", codes.kept?.length], ["codesNew", codes.new?.length], ["codesRetired", codes.retired?.length]];
+    for (const [k, v] of rows) {
+      if (v === undefined) continue;
+      const li = document.createElement("li");
+      li.dataset.key = k;
+      li.append(Object.assign(document.createElement("span"), { textContent: t(k) }), Object.assign(document.createElement("b"), { textContent: fmt(v) }));
+      ul.append(li);
+    }
+    box.append(ul);
+    for (const k of ["new", "retired"]) {
+      if (!codes[k]?.length) continue;
+      const p = document.createElement("p");
+      p.className = "help";
+      p.textContent = `${t(k === "new" ? "codesNew" : "codesRetired")}：${codes[k].slice(0, 12).join("、")}${codes[k].length > 12 ? " …" : ""}`;
+      box.append(p);
+    }
+    if (!diff) box.append(Object.assign(document.createElement("p"), { textContent: t("diffNone") }));
+    return box;
+  }
+
+  async publish() {
+    if (!this.isDraft()) return;
+    let diff = null;
+    try { diff = await api(`/plans/${this.plan.id}/diff`); } catch { /* publish still possible; summary then empty */ }
+    if (!(await this.ctx.confirm(t("publishConfirm"), this.summaryNode(diff)))) return;
+    try {
+      const p = await api(`/plans/${this.plan.id}/publish`, { method: "POST", body: { lock_version: this.plan.lock_version } });
+      await this.loadPlans(p.id);
+      await this.choosePlan(p.id);
+      this.say(`${t("publishDone")}（${t("version")} ${p.version}）`, "ok");
+    } catch (e) {
+      if (e.status === 409) { await this.reloadPlan(); }
+      this.fail(e);
+    }
+  }
+
+  // --- info ---------------------------------------------------------------------------------------------
+  async showInfo(p) {
+    this.info = { ...p, staff: null, open: null };
+    this.renderPanel();
+    const [staff, inc] = await Promise.all([
+      p.code ? api(`/staff${qs({ grid_code: p.code })}`).catch(() => null) : null,
+      p.code ? api(`/incidents${qs({ grid_code: p.code, open: true, limit: 1 })}`).catch(() => null) : null,
+    ]);
+    if (this.info?.code !== p.code) return;
+    this.info.staff = staff ? staff.length : null;
+    this.info.open = inc ? inc.total : null;
+    this.renderPanel();
+  }
+
+  // --- panel --------------------------------------------------------------------------------------------
+  renderPanel() {
+    const panel = $("ws-panel");
+    if (!panel) return;
+    const draft = this.isDraft();
+    const h = this.ctx.hierarchy;
+    const street = this.street || "", community = this.community || "";
+    const streets = h.flatMap((d) => d.streets);
+    const comms = streets.filter((s) => !street || s.code === street).flatMap((s) => s.communities);
+    const opt = (v, label, sel) => `<option value="${v}"${sel ? " selected" : ""}>${label}</option>`;
+    panel.innerHTML = `
+      <h2>${t("district")} / ${t("street")} / ${t("community")}</h2>
+      <label>${t("district")}<select id="ws-district">${h.map((d) => opt(d.code, d.name, true)).join("")}</select></label>
+      <label>${t("street")}<select id="ws-street">${opt("", t("all"))}${streets.map((s) => opt(s.code, s.name, s.code === street)).join("")}</select></label>
+      <label>${t("community")}<select id="ws-community">${opt("", t("all"))}${comms.map((c) => opt(c.code, c.name, c.code === community)).join("")}</select></label>
+      <h2>${t("plan")}</h2>
+      <label>${t("plan")}<select id="ws-plan">${this.plans.map((p) => opt(p.id, `${p.name}（${t(p.status)}${p.version ? ` v${p.version}` : ""}）`, p.id === this.plan?.id)).join("")}</select></label>
+      <div class="row"><button type="button" id="ws-new-draft">${t("newDraft")}</button>
+        <span class="help" id="ws-lock">${this.plan ? `${t("lockVersion")} ${this.plan.lock_version}` : ""}</span></div>
+      ${draft ? "" : `<p class="help">${t("editsDisabled")}</p>`}
+      <h2>${t("tools")}</h2>
+      <div class="row" id="ws-tools">${TOOLS.map((k) => `<button type="button" id="tool-${k}" data-tool="${k}" class="${this.tool === k ? "active" : ""}" ${!draft && k !== "select" ? "disabled" : ""}>${t(`tool_${k}`)}</button>`).join("")}</div>
+      <p class="help">${t(`help_${this.tool}`)}</p>
+      ${this.tool === "merge" ? `<div class="row"><button type="button" id="ws-merge" class="primary" ${this.selected.length < 2 || this.busy ? "disabled" : ""}>${t("mergeSelected")} (${this.selected.length})</button></div>` : ""}
+      ${["split", "reshape"].includes(this.tool) ? `<div class="row"><button type="button" id="ws-apply-line" class="primary" ${this.draw.line() && !this.draw.active && !this.busy ? "" : "disabled"}>${t("applyLine")}</button><button type="button" id="ws-clear-line">${t("clearLine")}</button></div>` : ""}
+      ${this.tool === "move" ? `<label>${t("buildingIds")}<input id="ws-building-ids" value="${this.buildingIds || ""}"></label>` : ""}
+      ${this.tool === "replan" ? `<label>${t("minHh")}<input id="ws-min" type="number" value="300"></label><label>${t("maxHh")}<input id="ws-max" type="number" value="500"></label><div class="row"><button type="button" id="ws-replan" class="primary" ${community ? "" : "disabled"}>${t("runReplan")}</button></div>` : ""}
+      <div class="row">
+        <button type="button" id="ws-undo" ${draft && !this.busy ? "" : "disabled"}>↶ ${t("undo")}</button>
+        <button type="button" id="ws-redo" ${draft && !this.busy ? "" : "disabled"}>↷ ${t("redo")}</button>
+        <button type="button" id="ws-diff" class="${this.diff ? "active" : ""}" ${draft ? "" : "disabled"}>${t("diff")}</button>
+        <button type="button" id="ws-publish" class="primary" ${draft && !this.busy ? "" : "disabled"}>${t("publish")}</button>
+      </div>
+      <div id="ws-message" hidden></div>
+      ${draft ? `<h2>${t("validation")}</h2><ul class="plain" id="ws-validation">${this.validationList()}</ul>` : ""}
+      ${this.diff ? `<h2>${t("diff")}</h2><div id="ws-diff-box"></div>` : ""}
+      <h2>${t("gridInfo")}</h2>
+      <div id="ws-info">${this.info ? `<dl class="info">
+        <dt>${t("code")}</dt><dd id="info-code">${this.info.code || "—"}</dd>
+        <dt>${t("households")}</dt><dd id="info-households">${fmt(this.info.households)}</dd>
+        <dt>${t("buildings")}</dt><dd>${fmt(this.info.building_count)}</dd>
+        <dt>${t("sizeStatus")}</dt><dd>${t(`size_${this.info.size_status}`)}</dd>
+        <dt>${t("staff")}</dt><dd id="info-staff">${this.info.staff ?? "…"}</dd>
+        <dt>${t("openIncidents")}</dt><dd id="info-open">${this.info.open ?? "…"}</dd></dl>` : `<p class="help">${t("noSelection")}</p>`}</div>`;
+    this.renderMessage();
+    if (this.diff) $("ws-diff-box").append(this.summaryNode(this.diff));
+    $("ws-street").onchange = (e) => { this.street = e.target.value; this.community = ""; this.zoomTo(); this.renderPanel(); };
+    $("ws-community").onchange = (e) => { this.community = e.target.value; this.zoomTo(); this.renderPanel(); };
+    $("ws-plan").onchange = (e) => this.choosePlan(e.target.value);
+    $("ws-new-draft").onclick = () => this.newDraft();
+    panel.querySelectorAll("[data-tool]").forEach((b) => { b.onclick = () => this.setTool(b.dataset.tool); });
+    if ($("ws-merge")) $("ws-merge").onclick = () => this.mergeSelected();
+    if ($("ws-apply-line")) $("ws-apply-line").onclick = () => this.applyLine();
+    if ($("ws-clear-line")) $("ws-clear-line").onclick = () => { this.draw.clear(); this.renderPanel(); };
+    if ($("ws-building-ids")) $("ws-building-ids").oninput = (e) => { this.buildingIds = e.target.value; };
+    if ($("ws-replan")) $("ws-replan").onclick = () => this.replan();
+    $("ws-undo").onclick = () => this.edit("undo", {});
+    $("ws-redo").onclick = () => this.edit("redo", {});
+    $("ws-diff").onclick = () => this.toggleDiff();
+    $("ws-publish").onclick = () => this.publish();
+  }
+
+  validationList() {
+    const sum = this.validation?.summary;
+    if (!sum) return `<li>${t("loading")}</li>`;
+    const bad = ["gaps", "overlaps", "out_of_bounds", "crossing", "invalid"].filter((k) => sum[k]);
+    if (!bad.length) return `<li class="ok">${t("validationOk")}</li>`;
+    return bad.map((k) => `<li data-key="${k}"><span>${t(k)}</span><b>${fmt(sum[k])}</b></li>`).join("");
+  }
+
+  zoomTo() {
+    const code = this.community || this.street;
+    const feats = this.ctx.communities.features.filter((f) => code && f.properties.code.startsWith(code));
+    if (!feats.length) return this.ctx.fitAll();
+    const bs = feats.map((f) => bbox(f.geometry));
+    this.map.fitBounds([[Math.min(...bs.map((b) => b[0])), Math.min(...bs.map((b) => b[1]))], [Math.max(...bs.map((b) => b[2])), Math.max(...bs.map((b) => b[3]))]], { padding: 30, duration: 0 });
+  }
+}
