@@ -15,6 +15,7 @@ from gridplanner.api import errors
 from gridplanner.api.routes import grids, health, plans, store_views
 from gridplanner.api.routes import collections, tiles
 from gridplanner.api.routes import incidents, staff
+from gridplanner.api.routes import edits
 from gridplanner.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -45,6 +46,7 @@ def create_app() -> FastAPI:
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(store_views.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
+    app.include_router(edits.router, prefix=API_PREFIX)
     app.include_router(grids.router, prefix=API_PREFIX)
     app.include_router(tiles.router, prefix=API_PREFIX)
     app.include_router(collections.router, prefix=API_PREFIX)
