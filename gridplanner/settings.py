@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     #: ``cjt349`` (needs code_constants {"object": "NNNNNN"}) or a template such as ``{community}{type:1}{seq:03}``.
     code_rule: str = "default"
     code_constants: dict[str, str] = {}
+    #: Security limits (docs/security.md): web session lifetime, the session cookie's Secure flag (set it behind
+    #: HTTPS), request body size, GeoJSON features and vertices per request, requests per second per user or
+    #: key (token bucket; 0 turns it off) and the burst allowed above that rate.
+    session_hours: float = 12.0
+    session_cookie_secure: bool = False
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_features_per_request: int = 10_000
+    max_vertices_per_request: int = 1_000_000
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: int = 300
     web_dir: Path = PROJECT_ROOT / "web"
     sample_dir: Path = PROJECT_ROOT / "data" / "boundaries"
 

@@ -72,18 +72,86 @@ def committed_db(engine):
         conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture
-def client(db):
-    """An API client whose requests share the test's rolled-back session."""
-    from fastapi.testclient import TestClient
-
+def _app(db):
     from gridplanner.api.app import create_app
     from gridplanner.api.dependencies import get_session
 
     app = create_app()
     app.dependency_overrides[get_session] = lambda: db
-    with TestClient(app) as c:
+    return app
+
+
+def login_as(session: Session, client, username: str, role: str, districts=()) -> None:
+    """Give ``client`` the web session of a user (created when missing) without the cost of hashing a password."""
+    from gridplanner.auth.sessions import COOKIE, open_session
+    from gridplanner.store import models as m
+
+    user = session.query(m.User).filter_by(username=username).one_or_none()
+    if user is None:
+        user = m.User(username=username, password_hash="!", role=role, districts=list(districts), active=True)
+        session.add(user)
+        session.flush()
+    token, _ = open_session(session, user, hours=1)
+    client.cookies.set(COOKIE, token)
+
+
+@pytest.fixture
+def anon_client(db):
+    """An API client with no session and no key."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(_app(db)) as c:
         yield c
+
+
+@pytest.fixture
+def client(db):
+    """An API client logged in as an admin, whose requests share the test's rolled-back session."""
+    from fastapi.testclient import TestClient
+
+    with TestClient(_app(db)) as c:
+        login_as(db, c, "test-admin", "admin")
+        yield c
+
+
+@pytest.fixture
+def client_as(db):
+    """A factory: ``client_as("planner", districts=["330106"])`` is a client logged in with that role."""
+    from fastapi.testclient import TestClient
+
+    opened = []
+
+    def make(role: str, districts=(), username: str | None = None):
+        c = TestClient(_app(db))
+        c.__enter__()
+        opened.append(c)
+        login_as(db, c, username or f"test-{role}-{'-'.join(districts) or 'all'}", role, districts)
+        return c
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def api_key_client(db):
+    """A factory: ``api_key_client("lookup")`` is a client sending a new API key with that scope."""
+    from fastapi.testclient import TestClient
+
+    from gridplanner.auth.accounts import create_key
+
+    opened = []
+
+    def make(*scopes: str):
+        _, token = create_key(db, "test-system", list(scopes))
+        c = TestClient(_app(db), headers={"X-API-Key": token})
+        c.__enter__()
+        opened.append(c)
+        return c
+
+    yield make
+    for c in opened:
+        c.__exit__(None, None, None)
 
 
 def count(session: Session, table: str) -> int:

@@ -108,10 +108,13 @@ def test_divide_job_reports_progress_until_done(committed_db, tmp_path):
     from fastapi.testclient import TestClient
 
     from gridplanner.api.app import create_app
+    from tests.conftest import login_as
 
     with session_scope() as s:
         _load(s, tmp_path)
     with TestClient(create_app()) as client:
+        with session_scope() as s:
+            login_as(s, client, "test-admin", "admin")
         pid = client.post("/api/v1/plans", json={"name": "job"}).json()["id"]
         ref = client.post(f"/api/v1/plans/{pid}/divide", json={"min_households": 300, "max_households": 500})
         assert ref.status_code == 202

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from sqlalchemy.exc import OperationalError
 
 from gridplanner import __version__, jobs
 from gridplanner.api import errors
+from gridplanner.api.limits import BodySizeLimit
+from gridplanner.auth import authorize, locking
 from gridplanner.api.routes import grids, health, plans, store_views
 from gridplanner.api.routes import collections, tiles
 from gridplanner.api.routes import incidents, staff
 from gridplanner.api.routes import edits
+from gridplanner.api.routes import auth as auth_routes
 from gridplanner.settings import get_settings
 
 API_PREFIX = "/api/v1"
@@ -41,9 +44,14 @@ def create_app() -> FastAPI:
         description="Community governance grids (网格化服务管理): planning, 多网合一, codes, staffing, incidents, map layers.",
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # Every route but health, login and logout needs a user or an API key (docs/security.md).
+        dependencies=[Depends(authorize)],
     )
     errors.install(app)
+    locking.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_upload_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
+    app.include_router(auth_routes.router, prefix=API_PREFIX)
     app.include_router(store_views.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
     app.include_router(edits.router, prefix=API_PREFIX)

@@ -68,6 +68,12 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         n = sum(c["grids"] for c in report["communities"])
         console.print(f"[green]✓[/] planned and published {n} grids in {len(report['communities'])} communities ({len(report['out_of_bounds'])} outside the size rule, see the plan report)")
 
+    from gridplanner.auth import ensure_demo_accounts
+
+    with session_scope() as session:
+        accounts = ensure_demo_accounts(session)
+    console.print("demo accounts (docs/security.md): " + ", ".join(f"{name} / {pw}" for name, pw in accounts.items()))
+
     base = f"http://{host or settings.host}:{port or settings.port}"
     console.print(
         f"\n[bold]Gridplanner is starting.[/] Look at:\n"

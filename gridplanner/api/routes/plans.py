@@ -11,11 +11,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gridplanner import jobs, plans
+from gridplanner import auth
 from gridplanner.api.dependencies import get_session
 from gridplanner.store import models as m
 from gridplanner.store.geojson import feature_collection
 
-router = APIRouter(prefix="/plans", tags=["plans"])
+router = APIRouter(prefix="/plans", tags=["plans"], dependencies=[Depends(auth.plan_writes)])
 SessionDep = Annotated[Session, Depends(get_session)]
 
 

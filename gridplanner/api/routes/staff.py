@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridplanner import auth
 from gridplanner.api.dependencies import get_session
 from gridplanner.staffing import compliance as comp
 from gridplanner.staffing import service
@@ -19,7 +20,7 @@ from gridplanner.staffing.rules import StaffingRules
 from gridplanner.staffing.validation import FieldError
 from gridplanner.store import models as m
 
-router = APIRouter(prefix="/staff", tags=["staff"])
+router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(auth.admin_writes)])
 SessionDep = Annotated[Session, Depends(get_session)]
 Role = Literal["网格长", "专职网格员", "兼职网格员"]
 

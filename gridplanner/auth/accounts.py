@@ -1,0 +1,118 @@
+"""Accounts and API keys in the store: create, authenticate, disable; keys shown once and kept hashed."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from gridplanner.auth.passwords import hash_password, verify_password
+from gridplanner.auth.principal import ROLES, SCOPES, Principal
+from gridplanner.store import models as m
+
+DEMO_PASSWORD = "gridplanner-demo"
+DEMO_ACCOUNTS = {"admin": ("admin", []), "planner": ("planner", ["330106"]), "viewer": ("viewer", [])}
+KEY_PREFIX = "gpk_"
+_DISTRICT = re.compile(r"^\d{6}$")
+_NAME = re.compile(r"^[\w.@-]{1,64}$")
+
+
+class AccountError(ValueError):
+    """A bad account operation: unknown role, malformed district, duplicate name ..."""
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _check(username: str, role: str, districts: list[str]) -> None:
+    if not _NAME.match(username):
+        raise AccountError(f"user name {username!r}: 1-64 letters, digits, '.', '@', '-' or '_'")
+    if role not in ROLES:
+        raise AccountError(f"role {role!r}: one of {', '.join(ROLES)}")
+    bad = [d for d in districts if not _DISTRICT.match(d)]
+    if bad:
+        raise AccountError(f"district codes are 6 digits (GB/T 2260): {bad}")
+    if role == "planner" and not districts:
+        raise AccountError("a planner needs at least one district (--district 330106)")
+
+
+def create_user(session: Session, username: str, password: str, role: str, districts: list[str] | None = None) -> m.User:
+    districts = list(districts or [])
+    _check(username, role, districts)
+    if session.execute(select(m.User.id).where(m.User.username == username)).first():
+        raise AccountError(f"user {username!r} exists already")
+    user = m.User(username=username, password_hash=hash_password(password), role=role, districts=districts, active=True)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(session: Session, username: str) -> m.User:
+    user = session.execute(select(m.User).where(m.User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise AccountError(f"no user {username!r}")
+    return user
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    user = get_user(session, username)
+    user.password_hash = hash_password(password)
+    # A new password ends every open session of the account.
+    session.execute(m.UserSession.__table__.delete().where(m.UserSession.user_id == user.id))
+
+
+def disable_user(session: Session, username: str) -> None:
+    user = get_user(session, username)
+    user.active = False
+    session.execute(m.UserSession.__table__.delete().where(m.UserSession.user_id == user.id))
+
+
+def authenticate(session: Session, username: str, password: str) -> m.User | None:
+    """The active user with this password, or None (same answer, same cost, for an unknown name)."""
+    user = session.execute(select(m.User).where(m.User.username == username)).scalar_one_or_none()
+    ok = verify_password(user.password_hash if user else None, password)
+    return user if ok and user is not None and user.active else None
+
+
+def user_principal(user: m.User) -> Principal:
+    return Principal(kind="user", name=user.username, role=user.role, districts=tuple(user.districts or ()), id=user.id)
+
+
+def create_key(session: Session, owner: str, scopes: list[str]) -> tuple[m.ApiKey, str]:
+    """A new API key: the row and the key itself, which is never stored and cannot be shown again."""
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad or not scopes:
+        raise AccountError(f"scopes: one or more of {', '.join(SCOPES)} (keys never write); got {scopes}")
+    token = KEY_PREFIX + secrets.token_urlsafe(32)
+    key = m.ApiKey(key_hash=sha256(token), prefix=token[:10], owner=owner, scopes=sorted(set(scopes)))
+    session.add(key)
+    session.flush()
+    return key, token
+
+
+def revoke_key(session: Session, key_id: int) -> None:
+    n = session.execute(update(m.ApiKey).where(m.ApiKey.id == key_id, m.ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())).rowcount
+    if not n:
+        raise AccountError(f"no active API key {key_id}")
+
+
+def key_principal(session: Session, token: str) -> Principal | None:
+    key = session.execute(select(m.ApiKey).where(m.ApiKey.key_hash == sha256(token), m.ApiKey.revoked_at.is_(None))).scalar_one_or_none()
+    if key is None:
+        return None
+    return Principal(kind="key", name=f"key:{key.id}", scopes=tuple(key.scopes), id=key.id)
+
+
+def ensure_demo_accounts(session: Session) -> dict[str, str]:
+    """The demo's admin, planner (district 330106) and viewer, created when missing; name -> password.
+    The password is GRIDPLANNER_DEMO_PASSWORD or the documented ``gridplanner-demo``."""
+    password = os.environ.get("GRIDPLANNER_DEMO_PASSWORD") or DEMO_PASSWORD
+    for name, (role, districts) in DEMO_ACCOUNTS.items():
+        if not session.execute(select(m.User.id).where(m.User.username == name)).first():
+            create_user(session, name, password, role, districts)
+    return {name: password for name in DEMO_ACCOUNTS}

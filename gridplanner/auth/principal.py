@@ -1,0 +1,39 @@
+"""Who is making a request: a user (web session) or an API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLES = ("admin", "planner", "viewer")
+#: ``lookup``: the lookups other systems need (point/batch lookup, one grid, codes); ``read``: every GET.
+SCOPES = ("lookup", "read")
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "user" or "key"
+    name: str  # user name, or "key:<id>"
+    role: str | None = None  # users only
+    districts: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = field(default_factory=tuple)  # keys only
+    id: int | None = None
+
+    @property
+    def actor(self) -> str:
+        """The name the audit log records."""
+        return self.name
+
+    @property
+    def is_key(self) -> bool:
+        return self.kind == "key"
+
+    def may_write_district(self, district_code: str) -> bool:
+        if self.is_key:
+            return False
+        return self.role == "admin" or (self.role == "planner" and district_code in self.districts)
+
+    def has_scope(self, scope: str) -> bool:
+        """Users see everything read-only; a key needs the scope (``read`` includes ``lookup``)."""
+        if not self.is_key:
+            return True
+        return scope in self.scopes or (scope == "lookup" and "read" in self.scopes)
