@@ -143,6 +143,12 @@ def test_an_empty_layer_is_a_clear_error(communities):
         merge_layers(communities, {"综治": layer(quads(), "A"), "城管": empty})
 
 
+def test_repeated_community_codes_are_a_clear_error(communities):
+    communities["code"] = ["C1", "C1"]
+    with pytest.raises(VectorInputError, match=r"communities: code values repeat: \['C1'\]"):
+        merge_layers(communities, {"A": layer(quads(), "A"), "B": layer(quads(), "B")})
+
+
 def test_one_layer_is_not_enough(communities):
     with pytest.raises(ValueError, match="at least two"):
         merge_layers(communities, {"A": layer(quads(), "A")})

@@ -78,6 +78,9 @@ def merge_layers(
     crs = projected_crs_for(comm)
     comm_geoms = comm.to_crs(crs).geometry.values.to_numpy()
     codes = comm[code_field].astype(str).to_numpy()
+    repeated = sorted({c for c in codes[pd.Series(codes).duplicated().to_numpy()]})
+    if repeated:
+        raise VectorInputError("communities", f"{code_field} values repeat: {repeated[:10]}")
     report: dict = {"crs": crs.to_string(), "sliver_area_m2": sliver_area_m2, "sliver_width_m": sliver_width_m}
     if not shapely.coverage_is_valid(comm_geoms):
         # Overlapping or mismatched community lines would hand one area to two communities.
