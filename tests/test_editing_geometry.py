@@ -126,3 +126,23 @@ def test_snap_line_moves_vertices_and_pushes_free_ends():
     assert line.coords[-1][1] > 60  # pushed on past where it was drawn
     with pytest.raises(EditError, match="collapses"):
         snap_line(LineString([(0.2, 0.2), (0.4, 0.4)]), box(0, 0, 100, 50).boundary, 1.0)
+
+
+def test_diff_matches_by_code_then_by_identical_shape():
+    import geopandas as gpd
+
+    from gridplanner.editing.diff import change_counts, diff_grids
+
+    def frame(rows):
+        return gpd.GeoDataFrame(
+            [{"id": i, "code": c, "type": "basic", "community_code": "330106001001", "households": h, "population": 0, "building_count": 1} for i, c, h, _ in rows],
+            geometry=[g for *_, g in rows], crs=4490,
+        )
+
+    published = frame([(1, "A", 300, box(0, 0, 1, 1)), (2, "B", 300, box(1, 0, 2, 1)), (3, None, 200, box(2, 0, 3, 1)), (4, "D", 100, box(3, 0, 4, 1))])
+    draft = frame([(11, "A", 300, box(0, 0, 1, 1)), (12, "B", 350, box(1, 0, 2, 1)), (13, None, 200, box(2, 0, 3, 1)), (14, None, 50, box(3, 0, 3.5, 1)), (15, None, 50, box(3.5, 0, 4, 1))])
+    d = diff_grids(draft, published)
+    assert dict(zip(d["id"], d["change"])) == {11: "unchanged", 12: "changed", 13: "unchanged", 14: "added", 15: "added", None: "removed"}
+    assert d.loc[d["change"] == "removed", "published_id"].tolist() == [4]
+    assert change_counts(d) == {"added": 2, "removed": 1, "changed": 1, "unchanged": 2}
+    assert (diff_grids(draft, None)["change"] == "added").all()

@@ -1,8 +1,9 @@
 """A draft against the published plan: which grids were added, removed, changed or left as they were.
 
 Grids are matched by code: a draft starts as a copy of the published plan, edits that keep a grid (reshape,
-move buildings) keep its code, and grids made by an edit (split, merge) have no code until publication. A
-matched grid is unchanged when its shape, type and figures are equal, else changed.
+move buildings) keep its code, and grids made by an edit (split, merge) have no code until publication. Grids
+left unmatched are then matched by identical geometry in the same community (plans published before codes
+existed). A matched grid is unchanged when its shape, type and figures are equal, else changed.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ def diff_grids(draft: gpd.GeoDataFrame, published: gpd.GeoDataFrame | None) -> g
         same = shapely.equals(row[gcol], old[pcol]) and all(row[f] == old[f] for f in _FIGURES)
         draft.at[i, "change"] = UNCHANGED if same else CHANGED
         draft.at[i, "published_id"] = int(old["id"])
+    left = [j for j in published.index if j not in matched]
+    by_shape = {(published.at[j, "community_code"], shapely.to_wkb(shapely.normalize(published.at[j, pcol]))): j for j in left}
+    for i in draft.index[draft["change"] == ADDED]:
+        j = by_shape.pop((draft.at[i, "community_code"], shapely.to_wkb(shapely.normalize(draft.at[i, gcol]))), None)
+        if j is not None:
+            matched.add(j)
+            old = published.loc[j]
+            draft.at[i, "change"] = UNCHANGED if all(draft.at[i, f] == old[f] for f in _FIGURES) else CHANGED
+            draft.at[i, "published_id"] = int(old["id"])
     removed = published.loc[[j for j in published.index if j not in matched]].copy()
     removed["published_id"] = removed["id"].astype(object)
     removed["id"] = None
