@@ -343,6 +343,56 @@ def check_single(port: int, lon: np.ndarray, lat: np.ndarray, expected: np.ndarr
     return wrong
 
 
+# --- CPU used, so that figures taken on a busy machine still say what a lookup costs -------------------------
+
+
+def _ticks(pid: int) -> int:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+    return out
+
+
+class CpuMeter:
+    """CPU seconds used by some processes (the server and its workers, or this process) and by every
+    PostgreSQL backend connected to the bench database, between start() and stop()."""
+
+    def __init__(self, admin_dsn: str, own: list[int]):
+        self.admin_dsn, self.own = admin_dsn, own
+
+    def _pids(self) -> set[int]:
+        with psycopg.connect(self.admin_dsn, autocommit=True) as conn:
+            me = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
+            backends = {r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (BENCH_DB,)) if r[0] != me}
+        return backends | {p for pid in self.own for p in [pid, *children(pid)]}
+
+    def start(self) -> None:
+        self.before = {pid: _ticks(pid) for pid in self._pids()}
+
+    def stop(self) -> float:
+        after = {pid: _ticks(pid) for pid in self._pids() | set(self.before)}
+        return sum(max(0, after[pid] - self.before.get(pid, 0)) for pid in after) / os.sysconf("SC_CLK_TCK")
+
+
+def with_cpu(meter: CpuMeter, run, *args) -> dict:
+    meter.start()
+    result = run(*args)
+    result["cpu"] = meter.stop()
+    return result
+
+
 # --- the report -----------------------------------------------------------------------------------------------
 
 
@@ -357,9 +407,15 @@ def ms(v: float) -> str:
 
 
 def table(rows: list[tuple[str, str, dict]]) -> str:
-    out = ["| method | load | throughput | p50 ms | p95 ms | p99 ms | max ms | wrong / errors |", "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    cores = os.cpu_count() or 1
+    out = [
+        f"| method | load | throughput | p50 ms | p95 ms | p99 ms | max ms | CPU µs per unit | {cores} idle cores could do | wrong / errors |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for name, load, r in rows:
-        out.append(f"| {name} | {load} | {r['rate']:,.0f} {r['unit']}/s | {ms(r['p50'])} | {ms(r['p95'])} | {ms(r['p99'])} | {ms(r['max'])} | {r['errors']} |")
+        per = r["cpu"] / max(1, r["count"])
+        capacity = f"{cores / per:,.0f} {r['unit']}/s" if per > 0 else "–"
+        out.append(f"| {name} | {load} | {r['rate']:,.0f} {r['unit']}/s | {ms(r['p50'])} | {ms(r['p95'])} | {ms(r['p99'])} | {ms(r['max'])} | {per * 1e6:,.0f} | {capacity} | {r['errors']} |")
     return "\n".join(out)
 
 
@@ -410,26 +466,28 @@ def main(argv: list[str] | None = None) -> int:
     paths = [f"/api/v1/grids/lookup?lon={x:.7f}&lat={y:.7f}&crs=gcj02" for x, y in zip(glon[:5000], glat[:5000])]
     port = free_port()
     server = start_server(url, port, args.workers)
+    admin = _libpq(make_url(url).set(database="postgres"))
+    on_server, in_here = CpuMeter(admin, [server.pid]), CpuMeter(admin, [os.getpid()])
     try:
         wrong_single = check_single(port, lon[inside], lat[inside], expected[inside], headers)
         run_wrk(port, paths, levels[0], 3, headers)  # warm-up
         singles = {}
         for c in levels:
-            singles[c] = run_wrk(port, paths, c, args.duration, headers)
+            singles[c] = with_cpu(on_server, run_wrk, port, paths, c, args.duration, headers)
             singles[c]["errors"] += wrong_single
             rows.append(("Gridplanner `GET /api/v1/grids/lookup` (HTTP, GCJ-02 in, with levels and staff)", f"wrk, {c} connections, {args.duration:.0f} s, {args.workers} uvicorn workers", {**singles[c], "unit": "req"}))
-        batch1 = run_batches(port, lon, lat, expected, 10_000, args.batches, 1, headers)
+        batch1 = with_cpu(on_server, run_batches, port, lon, lat, expected, 10_000, args.batches, 1, headers)
         rows.append(("Gridplanner `POST /api/v1/grids/lookup` (HTTP, 10,000 GCJ-02 points a request)", f"{args.batches} requests, 1 client", {**batch1, "unit": "points"}))
-        batch = run_batches(port, lon, lat, expected, 10_000, args.batches, 2, headers)
+        batch = with_cpu(on_server, run_batches, port, lon, lat, expected, 10_000, args.batches, 2, headers)
         rows.append(("Gridplanner `POST /api/v1/grids/lookup` (HTTP, 10,000 GCJ-02 points a request)", f"{args.batches} requests, 2 concurrent clients", {**batch, "unit": "points"}))
     finally:
         server.terminate()
         server.wait(timeout=30)
-    sql_batch = run_sql_batches(plan_id, lon, lat, expected, 10_000, args.batches)
+    sql_batch = with_cpu(in_here, run_sql_batches, plan_id, lon, lat, expected, 10_000, args.batches)
     rows.append(("its batch SQL alone (in-process, no HTTP)", f"{args.batches} batches of 10,000", {**sql_batch, "unit": "points"}))
-    peer1 = run_peer(dsn, plan_id, lon[inside], lat[inside], expected[inside], 1, min(args.duration, 10))
+    peer1 = with_cpu(in_here, run_peer, dsn, plan_id, lon[inside], lat[inside], expected[inside], 1, min(args.duration, 10))
     rows.append(("peer: plain PostGIS `ST_Contains` query per point (psycopg, prepared)", f"1 connection, {min(args.duration, 10):.0f} s", {**peer1, "unit": "points"}))
-    peer = run_peer(dsn, plan_id, lon[inside], lat[inside], expected[inside], max(levels), args.duration)
+    peer = with_cpu(in_here, run_peer, dsn, plan_id, lon[inside], lat[inside], expected[inside], max(levels), args.duration)
     rows.append(("peer: plain PostGIS `ST_Contains` query per point (psycopg, prepared)", f"{max(levels)} connections (threads), {args.duration:.0f} s", {**peer, "unit": "points"}))
     load_after = os.getloadavg()[0]
     met = [c for c, r in singles.items() if r["rate"] >= 1000 and r["p99"] < 0.05]
@@ -444,7 +502,11 @@ Voronoi grids, published through `gridplanner.plans` with a 网格长 and a 专�
 Points: 20,000 random points over the city, {int((~inside).sum()):,} of them in no grid; single lookups use points
 inside grids only. {"HTTP requests carry an API key with the `lookup` scope (checked on every request); the per-key rate limit is off (`GRIDPLANNER_RATE_LIMIT_PER_SECOND=0`). " if headers else ""}Server, PostgreSQL and load generator share the machine.
 Every answer is checked against shapely's point-in-polygon on the same grids: the last column counts wrong
-answers (and for wrk, non-2xx or socket errors).
+answers (and for wrk, non-2xx or socket errors). CPU per unit is what the answering side used (the uvicorn
+processes, or this process for the in-process rows, plus every PostgreSQL backend of the bench database; the load
+generator excluded), read from /proc; "idle cores could do" divides the machine's cores by it: the throughput the
+same work would reach on this machine with nothing else running, a figure that stays meaningful when other work
+shares the cores during the run.
 
 Machine: {machine()}; load average (1 min) {load_before:.1f} before the run and {load_after:.1f} after it (other work on the machine shares the cores); PostgreSQL {versions.get('postgres', '?')}, PostGIS {versions.get('postgis', '?')}; Python {platform.python_version()}. Date: {when}.
 Command: `.venv/bin/python -m bench.bench_lookup --grids {args.grids} --duration {args.duration:g} --connections {','.join(map(str, levels))} --workers {args.workers} --batches {args.batches}`.
