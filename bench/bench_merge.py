@@ -123,9 +123,9 @@ def clipped_areas(layers: dict[str, np.ndarray], comm: np.ndarray) -> dict[str, 
 
 
 def run_engine(comm, layers, buildings=None) -> dict:
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     r = merge_layers(comm, layers, buildings=buildings, sliver_area_m2=SLIVER_AREA_M2, sliver_width_m=SLIVER_WIDTH_M)
-    seconds = time.perf_counter() - t
+    seconds, cpu = time.perf_counter() - t, time.process_time() - cpu
     crs = r.report["crs"]
     comm_m = check_features(comm, "communities", POLYGON).data.to_crs(crs)
     codes = {c: i for i, c in enumerate(comm_m["code"].astype(str))}
@@ -134,7 +134,7 @@ def run_engine(comm, layers, buildings=None) -> dict:
     cw = r.report["crosswalk_completeness"]
     out["crosswalk"] = (sum(v["grids"] for v in cw.values()), sum(v["grids_off_by_more_than_0.1%"] for v in cw.values()),
                         max(v["max_relative_error"] for v in cw.values()))
-    out["seconds"] = seconds
+    out["seconds"], out["cpu"] = seconds, cpu
     out["base"] = r.report["base"]["department"]
     return out
 
@@ -207,7 +207,7 @@ def machine() -> str:
 
 
 def table(results: list[tuple[str, str, dict]]) -> str:
-    head = "| data | method | time (s) | grids | valid coverage | multi-part grids | gaps/overlaps (m²) | slivers | crosswalk: grids off > 0.1% (worst) |\n"
+    head = "| data | method | wall time (s) | grids | valid coverage | multi-part grids | gaps/overlaps (m²) | slivers | crosswalk: grids off > 0.1% (worst) |\n"
     head += "|---|---|---:|---:|---|---:|---:|---:|---|\n"
     lines = []
     for data, method, r in results:
@@ -215,7 +215,8 @@ def table(results: list[tuple[str, str, dict]]) -> str:
             lines.append(f"| {data} | {method} | — | — | {r['error']} | — | — | — | — |")
             continue
         total, bad, worst = r["crosswalk"]
-        lines.append(f"| {data} | {method} | {r['seconds']:.1f} | {r['grids']:,} | {'yes' if r['valid coverage'] else 'no'} | "
+        cpu = f" (CPU {r['cpu']:.1f})" if "cpu" in r else ""
+        lines.append(f"| {data} | {method} | {r['seconds']:.1f}{cpu} | {r['grids']:,} | {'yes' if r['valid coverage'] else 'no'} | "
                      f"{r['multi-part grids']:,} | {r['area off (m²)']:.2f} | {r['slivers']:,} | {bad:,} of {total:,} ({worst:.2%}) |")
     return head + "\n".join(lines) + "\n"
 
@@ -236,6 +237,7 @@ def main() -> None:
     ap.add_argument("--no-postgis", action="store_true", help="run the engine only")
     args = ap.parse_args()
 
+    load_at_start = os.getloadavg()
     url = None if args.no_postgis else bench_database(database_url())
     results = []
     comm, layers, buildings = sample_district()
@@ -266,12 +268,14 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             pgv, gisv = conn.execute("SELECT split_part(version(), ' ', 2), postgis_lib_version() || ' (GEOS ' || split_part(postgis_geos_version(), '-', 1) || ')'").fetchone()
         versions = f"; PostgreSQL {pgv}, PostGIS {gisv}"
+    load = f"load average {load_at_start[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the end (the machine is shared)"
     text = (
         f"{SECTION}\n\n"
-        f"`.venv/bin/python -m bench.bench_merge` — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}{versions}.\n\n"
+        f"`.venv/bin/python -m bench.bench_merge` — {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}{versions}; {load}.\n\n"
         + table(results)
         + "\nTime: the merge engine end to end (checks, base choice, clipping, cleaning, slivers, crosswalk and report; "
-        "2 threads); PostGIS: the overlay SQL only (noding, polygonize, face assignment, dissolve), loading excluded. "
+        "2 threads; CPU = seconds of CPU used by all its threads); PostGIS: the overlay SQL only (noding, polygonize, "
+        "face assignment, dissolve; one backend process), loading excluded. "
         "Slivers: grids under 50 m² or thinner than 3 m. Gaps/overlaps: summed |grid area − community area| per community. "
         "Crosswalk: department grids whose area inside the communities is not accounted for within 0.1% "
         "(PostGIS: by the faces whose point-on-surface lies in the grid).\n"
