@@ -62,24 +62,31 @@ class BodySizeLimit:
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             return await self._reject(send, int(length))
         seen = 0
-        started = False
+        over = started = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    over = True
                     raise _TooLarge()
             return message
 
-        async def tracked(message: Message) -> None:
+        async def replaced(message: Message) -> None:
+            # The app may catch the error and answer it itself (FastAPI answers 400 for a body it cannot
+            # read); a body over the limit is answered 413 whatever it says.
             nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
+            if not over:
+                started = started or message["type"] == "http.response.start"
+                return await send(message)
+            if message["type"] == "http.response.start" and not started:
+                started = True
+                await self._reject(send, seen)
 
         try:
-            await self.app(scope, counted, tracked)
+            await self.app(scope, counted, replaced)
         except _TooLarge:
             if not started:
                 await self._reject(send, seen)
