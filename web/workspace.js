@@ -53,8 +53,8 @@ export class Workspace {
     map.addLayer({ id: "ws-grids-line", type: "line", ...src, paint: { "line-color": "#334e68", "line-width": 1 } });
     map.addLayer({ id: "ws-grids-problem", type: "line", ...src, paint: { "line-color": "#d7191c", "line-dasharray": [2, 1], "line-width": ["case", ["boolean", ["feature-state", "problem"], false], 2.5, 0] } });
     map.addLayer({ id: "ws-grids-sel", type: "line", ...src, paint: { "line-color": "#ffb300", "line-width": ["case", ["boolean", ["feature-state", "selected"], false], 4, 0] } });
-    map.addLayer({ id: "ws-diff-fill", type: "fill", source: "ws-diff", paint: { "fill-color": CHANGE_COLOURS, "fill-opacity": 0.45 } });
-    map.addLayer({ id: "ws-diff-line", type: "line", source: "ws-diff", paint: { "line-color": CHANGE_COLOURS, "line-width": 2 } });
+    map.addLayer({ id: "ws-diff-fill", type: "fill", source: "ws-diff", filter: ["!=", ["get", "change"], "unchanged"], paint: { "fill-color": CHANGE_COLOURS, "fill-opacity": 0.45 } });
+    map.addLayer({ id: "ws-diff-line", type: "line", source: "ws-diff", filter: ["!=", ["get", "change"], "unchanged"], paint: { "line-color": CHANGE_COLOURS, "line-width": 2 } });
     map.addLayer({ id: "ws-validation-fill", type: "fill", source: "ws-validation", paint: { "fill-color": "#d7191c", "fill-opacity": 0.35 } });
     map.addLayer({ id: "ws-validation-line", type: "line", source: "ws-validation", paint: { "line-color": "#d7191c", "line-width": 2.5, "line-dasharray": [2, 1] } });
     map.addLayer({ id: "ws-draw-line", type: "line", source: "ws-draw", paint: { "line-color": "#e91e63", "line-width": 3 } });
@@ -93,7 +93,9 @@ export class Workspace {
   renderLegend() {
     const items = [["under", "#74add1"], ["within", "#a6d96a"], ["over", "#f46d43"], ["dedicated", "#b39ddb"]]
       .map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(`size_${k}`)}</div>`).join("");
-    $("legend").innerHTML = `<h3>${t("sizeStatus")}</h3>${items}<div><span class="sw" style="background:#d7191c"></span>${t("validation")}</div>`;
+    const diff = this.diff ? `<h3>${t("diff")}</h3>` + [["added", "#1a9850"], ["changedGrids", "#fdae61"], ["removedGrids", "#d73027"]]
+      .map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(k)}</div>`).join("") : "";
+    $("legend").innerHTML = `<h3>${t("sizeStatus")}</h3>${items}<div><span class="sw" style="background:#d7191c"></span>${t("validation")}</div>${diff}`;
   }
 
   // --- plans --------------------------------------------------------------------------------------------
@@ -303,12 +305,13 @@ export class Workspace {
     try {
       this.diff = await api(`/plans/${this.plan.id}/diff`);
       this.map.getSource("ws-diff").setData({ type: "FeatureCollection", features: this.diff.features || [] });
+      this.renderLegend();
     } catch (e) { this.fail(e); }
     this.renderPanel();
   }
 
   toggleDiff() {
-    if (this.diff) { this.diff = null; this.map.getSource("ws-diff").setData(EMPTY); this.renderPanel(); } else this.loadDiff();
+    if (this.diff) { this.diff = null; this.map.getSource("ws-diff").setData(EMPTY); this.renderPanel(); this.renderLegend(); } else this.loadDiff();
   }
 
   summaryNode(diff) {
@@ -364,8 +367,9 @@ export class Workspace {
       p.code ? api(`/incidents${qs({ grid_code: p.code, open: true, limit: 1 })}`).catch(() => null) : null,
     ]);
     if (this.info?.code !== p.code) return;
-    this.info.staff = staff ? staff.length : null;
-    this.info.open = inc ? inc.total : null;
+    // A grid new in this draft has no code yet, so no staff or incidents: say so rather than wait.
+    this.info.staff = staff ? staff.length : "—";
+    this.info.open = inc ? inc.total : "—";
     this.renderPanel();
   }
 

@@ -110,6 +110,15 @@ async function focusGrids(page, ids, planId) {
   }, [ids, planId]);
 }
 
+/** The first of the candidate grids (most wanted first) the map draws where it lies. */
+async function firstDrawn(page, candidates) {
+  const errors = [];
+  for (const target of candidates.slice(0, 6)) {
+    try { return { target, ...(await focusGrids(page, [target.id], state.planId)) }; } catch (e) { errors.push(e.message.split("\n")[0]); }
+  }
+  throw new Error(`none of the candidate grids is drawn where it lies: ${errors.join("; ")}`);
+}
+
 async function toScreen(page, lnglats) {
   return page.evaluate((pts) => {
     const { map } = window.gp;
@@ -141,20 +150,22 @@ function crossingLine(feature, at, vertical) {
   return [pt(lo - pad), pt(at[v]), pt(hi + pad)];
 }
 
-/** Two grids of a plan that share an edge of several vertices, and the grids' data. */
-function adjacentPair(features) {
+/** Pairs of grids of one community that share an edge of a few vertices (long enough to bend, short enough
+ * to trace by hand), longest first. */
+function adjacentPairs(features) {
   const key = (c) => `${c[0].toFixed(7)},${c[1].toFixed(7)}`;
   const ring = (f) => (f.geometry.type === "Polygon" ? f.geometry.coordinates[0] : f.geometry.coordinates[0][0]);
   const sets = features.map((f) => new Set(ring(f).map(key)));
-  let best = null;
+  const pairs = [];
   for (let i = 0; i < features.length; i++) for (let j = i + 1; j < features.length; j++) {
     if (features[i].properties.community_code !== features[j].properties.community_code) continue;
     let n = 0;
     for (const k of sets[i]) if (sets[j].has(k)) n++;
-    if (n >= 3 && (!best || n > best.n)) best = { a: features[i], b: features[j], n };
+    if (n >= 4 && n <= 12) pairs.push({ a: features[i], b: features[j], n });
   }
-  return best;
+  return pairs.sort((x, y) => y.n - x.n);
 }
+function adjacentPair(features) { return adjacentPairs(features)[0] || null; }
 
 /** The shared run of vertices of a and b, in a's ring order (a's ring rotated so the run is contiguous). */
 function sharedRun(a, b) {
@@ -259,8 +270,7 @@ const steps = {
     const before = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
     const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features;
     // The grid with the most households (over the rule if any): worth splitting.
-    const target = feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households)[0];
-    const { pixels, features } = await focusGrids(page, [target.id], state.planId);
+    const { target, pixels, features } = await firstDrawn(page, feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households));
     const gb = [Infinity, Infinity, -Infinity, -Infinity];
     const walk = (c) => { if (typeof c[0] === "number") { gb[0] = Math.min(gb[0], c[0]); gb[1] = Math.min(gb[1], c[1]); gb[2] = Math.max(gb[2], c[0]); gb[3] = Math.max(gb[3], c[1]); } else c.forEach(walk); };
     walk(features[0].geometry.coordinates);
@@ -324,28 +334,42 @@ const steps = {
     const page = state.page;
     if (!state.planId) throw new Skip("no draft");
     const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features.filter((f) => f.properties.type === "basic");
-    const pair = adjacentPair(feats);
-    assert(pair, "two grids sharing an edge");
-    const run = sharedRun(pair.a, pair.b);
-    assert(run.length >= 3, `a shared edge of several vertices (${run.length})`);
-    // Move the middle of the shared edge a fifth of the way into grid a: b grows, a shrinks, both move together.
-    const ring = pair.a.geometry.type === "Polygon" ? pair.a.geometry.coordinates[0] : pair.a.geometry.coordinates[0][0];
-    const cx = ring.reduce((s, c) => s + c[0], 0) / ring.length, cy = ring.reduce((s, c) => s + c[1], 0) / ring.length;
-    const mid = run[Math.floor(run.length / 2)];
-    const moved = [mid[0] + 0.2 * (cx - mid[0]), mid[1] + 0.2 * (cy - mid[1])];
-    const { pixels } = await focusGrids(page, [pair.a.id, pair.b.id], state.planId);
-    await page.click("#tool-reshape");
-    await page.mouse.click(pixels[pair.a.id].x, pixels[pair.a.id].y);
-    await page.mouse.click(pixels[pair.b.id].x, pixels[pair.b.id].y);
-    await page.waitForFunction(() => window.gp.workspace.draw.active, null, { timeout: 15000 });
-    await drawLine(page, await toScreen(page, [run[0], moved, run[run.length - 1]]));
-    await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 30000 });
-    assert(await page.isVisible("#ws-message.msg.ok"), `reshape done: ${await page.textContent("#ws-message")}`);
-    await page.waitForFunction(() => window.gp.workspace.validation?.summary);
-    const v = await page.evaluate(() => window.gp.workspace.validation);
-    assert(v.ok, `no gap or overlap after the reshape: ${JSON.stringify(v.summary)}`);
-    await mapIdle(page);
-    await shot(page, "12-reshape-done");
+    const pairs = adjacentPairs(feats);
+    assert(pairs.length, "two grids sharing an edge");
+    const refusals = [];
+    // The planner traces the shared edge from corner to corner, pulling its middle vertex 25 px into one grid
+    // (the other grows, both move together). A bend that would cut a building is refused: redraw another.
+    for (const [pair, intoA] of pairs.slice(0, 3).flatMap((p) => [[p, true], [p, false]])) {
+      const run = sharedRun(pair.a, pair.b);
+      if (run.length < 3) continue;
+      const into = intoA ? pair.a : pair.b;
+      const ring = into.geometry.type === "Polygon" ? into.geometry.coordinates[0] : into.geometry.coordinates[0][0];
+      const centre = [ring.reduce((s, c) => s + c[0], 0) / ring.length, ring.reduce((s, c) => s + c[1], 0) / ring.length];
+      let pixels;
+      try { ({ pixels } = await focusGrids(page, [pair.a.id, pair.b.id], state.planId)); } catch (e) { refusals.push(e.message.split("\n")[0]); continue; }
+      await page.click("#tool-reshape");
+      await page.mouse.click(pixels[pair.a.id].x, pixels[pair.a.id].y);
+      await page.mouse.click(pixels[pair.b.id].x, pixels[pair.b.id].y);
+      await page.waitForFunction(() => window.gp.workspace.draw.active, null, { timeout: 15000 });
+      const [c, ...px] = await toScreen(page, [centre, ...run]);
+      const m = Math.floor(px.length / 2), d = Math.hypot(c.x - px[m].x, c.y - px[m].y);
+      px[m] = { x: px[m].x + (25 * (c.x - px[m].x)) / d, y: px[m].y + (25 * (c.y - px[m].y)) / d };
+      await page.evaluate(() => { window.gp.workspace.message = null; window.gp.workspace.renderMessage(); });
+      await drawLine(page, px);
+      await page.waitForSelector("#ws-message.msg.ok, #ws-message.msg.err", { timeout: 30000 });
+      if (await page.isVisible("#ws-message.msg.ok")) {
+        await page.waitForFunction(() => window.gp.workspace.validation?.summary);
+        const v = await page.evaluate(() => window.gp.workspace.validation);
+        assert(v.ok, `no gap or overlap after the reshape: ${JSON.stringify(v.summary)}`);
+        await mapIdle(page);
+        await shot(page, "12-reshape-done");
+        return;
+      }
+      refusals.push(await page.textContent("#ws-message"));
+      await shot(page, "12-reshape-refused");
+      await page.click("#ws-clear-line");
+    }
+    throw new Error(`every reshape was refused: ${refusals.join(" | ")}`);
   },
 
   async conflict(browser) {
@@ -361,8 +385,7 @@ const steps = {
     const stale = await page.evaluate(() => window.gp.workspace.plan.lock_version);
     // This planner, unaware, splits a grid.
     const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features;
-    const target = feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households)[0];
-    const { pixels, features } = await focusGrids(page, [target.id], state.planId);
+    const { target, pixels, features } = await firstDrawn(page, feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households));
     const gb = [Infinity, Infinity, -Infinity, -Infinity];
     const walk = (c) => { if (typeof c[0] === "number") { gb[0] = Math.min(gb[0], c[0]); gb[1] = Math.min(gb[1], c[1]); gb[2] = Math.max(gb[2], c[0]); gb[3] = Math.max(gb[3], c[1]); } else c.forEach(walk); };
     walk(features[0].geometry.coordinates);
@@ -422,7 +445,10 @@ async function main() {
       if (wanted.length && !wanted.includes(name)) continue;
       const t = Date.now();
       try { await fn(browser); results.push(`ok ${name} (${((Date.now() - t) / 1000).toFixed(1)} s)`); }
-      catch (e) { results.push(e instanceof Skip ? `skip ${name}: ${e.message}` : `FAIL ${name}: ${e.stack || e.message}`); }
+      catch (e) {
+        results.push(e instanceof Skip ? `skip ${name}: ${e.message}` : `FAIL ${name}: ${e.stack || e.message}`);
+        if (state.page && !(e instanceof Skip)) await shot(state.page, `FAIL-${name}`).catch(() => {});
+      }
       console.log(results[results.length - 1]);
     }
   } finally { await browser.close(); }
