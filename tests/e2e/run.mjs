@@ -254,6 +254,20 @@ const steps = {
     assert((await page.textContent("#fig-grids .k")) === "Grids", "figures in English");
     await shot(page, "06-dashboard-english");
     await page.click("header button.lang");
+    // Base map: a WMTS-style template with a key, kept in localStorage and drawn under the app's layers.
+    await page.click("#open-settings");
+    await page.check("#bm-tiles");
+    await page.fill("#bm-url", `${BASE}/no-such-tiles/{z}/{x}/{y}.png?tk={key}`);
+    await page.fill("#bm-key", "abc123");
+    await shot(page, "06b-settings");
+    await page.click("#bm-save");
+    const tiles = await page.evaluate(() => window.gp.map.getStyle().sources.basemap?.tiles?.[0]);
+    assert(tiles && tiles.endsWith("tk=abc123"), `the base map source uses the template with the key: ${tiles}`);
+    assert(await page.evaluate(() => JSON.parse(localStorage.getItem("gridplanner.basemap")).key === "abc123"), "kept in localStorage");
+    await page.click("#open-settings");
+    await page.check("#bm-blank");
+    await page.click("#bm-save");
+    assert(!(await page.evaluate(() => window.gp.map.getSource("basemap"))), "blank again");
     await context.close();
   },
   async split(browser) {
