@@ -268,3 +268,45 @@ def test_diff_after_an_edit(db, client, ws):
     assert all(p["code"] is None and p["code_if_published"] in d["codes"]["new"] for p in added)
     # Nothing was written by the diff: the draft's new grids still have no code.
     assert db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p AND code IS NULL"), {"p": draft["id"]}).scalar_one() == 2
+
+
+def test_concurrent_edits_of_one_version_one_wins_the_other_waits_and_gets_409(committed_db, tmp_path):
+    import threading
+    import time
+
+    from gridplanner.editing import service
+    from gridplanner.store.database import session_scope
+
+    with session_scope() as s:
+        import_file(s, "communities", write(communities_gdf(), tmp_path / "c.geojson"))
+        import_file(s, "buildings", write(_buildings(), tmp_path / "b.gpkg"))
+        plan = plans.create_draft(s, "race", from_published=False)
+        ids = plans.write_grids(s, plan.id, _grids(LAYOUT), source="test")
+        s.flush()
+        pid, v = plan.id, s.execute(text("SELECT lock_version FROM grid_plans WHERE id = :p"), {"p": plan.id}).scalar_one()
+    edited, results = threading.Event(), {}
+
+    def first():
+        with session_scope() as s:
+            results["first"] = service.merge(s, pid, v, ids[:2]).lock_version
+            edited.set()
+            time.sleep(0.5)  # still uncommitted: the second edit must wait for the plan row
+
+    def second():
+        edited.wait(10)
+        x = X0 + 0.008
+        try:
+            with session_scope() as s:
+                service.split(s, pid, v, ids[2], shapely.LineString([(x, Y0 - 1e-3), (x, Y0 + 0.011)]))
+        except service.StaleEdit as exc:
+            results["second"] = exc.current
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert results == {"first": v + 1, "second": v + 1}
+    with session_scope() as s:
+        assert s.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": pid}).scalar_one() == 3  # the merge, and only it
+        assert s.execute(text("SELECT count(*) FROM edit_log WHERE plan_id = :p"), {"p": pid}).scalar_one() == 1
