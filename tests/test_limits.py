@@ -162,3 +162,8 @@ def test_rollback_cli(committed_db, tmp_path):
     assert "published again as plan" in res.output and "version 3" in res.output
     again = CliRunner().invoke(app, ["plans", "rollback", "3"])
     assert again.exit_code == 2 and "only an archived" in again.output
+
+
+def test_values_the_store_cannot_hold_get_422_not_500(client):
+    res = client.get(f"{API}/plans/99999999999")
+    assert res.status_code == 422 and "outside what the store accepts" in res.json()["detail"]

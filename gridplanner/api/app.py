@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 
 from gridplanner import __version__, jobs
 from gridplanner.api import errors
+from gridplanner.api import limits
 from gridplanner.api.limits import BodySizeLimit
 from gridplanner.auth import authorize, locking
 from gridplanner.api.routes import grids, health, plans, store_views
@@ -49,6 +50,7 @@ def create_app() -> FastAPI:
     )
     errors.install(app)
     locking.install(app)
+    limits.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_upload_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     app.include_router(auth_routes.router, prefix=API_PREFIX)

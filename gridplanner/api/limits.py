@@ -134,3 +134,16 @@ def check_geojson_limits(obj, max_features: int, max_vertices: int) -> None:
         raise HTTPException(413, f"too many features in one request: {features}, the limit is {max_features} (GRIDPLANNER_MAX_FEATURES_PER_REQUEST); send them in several requests")
     if vertices > max_vertices:
         raise HTTPException(413, f"too many vertices in one request: {vertices}, the limit is {max_vertices} (GRIDPLANNER_MAX_VERTICES_PER_REQUEST); simplify or split the geometry")
+
+
+def install(app) -> None:
+    """A value PostgreSQL cannot hold (an id past 2^31, a number out of its column's range) is the client's
+    mistake: 422 with what was wrong, never a 500."""
+    from fastapi import Request
+    from fastapi.responses import JSONResponse
+    from sqlalchemy.exc import DataError
+
+    @app.exception_handler(DataError)
+    async def out_of_range(_: Request, exc: DataError) -> JSONResponse:
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0]
+        return JSONResponse(status_code=422, content={"detail": f"a value in the request is outside what the store accepts: {reason}"})
