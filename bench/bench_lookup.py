@@ -396,6 +396,15 @@ def with_cpu(meter: CpuMeter, run, *args) -> dict:
 # --- the report -----------------------------------------------------------------------------------------------
 
 
+def commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
@@ -508,7 +517,7 @@ generator excluded), read from /proc; "idle cores could do" divides the machine'
 same work would reach on this machine with nothing else running, a figure that stays meaningful when other work
 shares the cores during the run.
 
-Machine: {machine()}; load average (1 min) {load_before:.1f} before the run and {load_after:.1f} after it (other work on the machine shares the cores); PostgreSQL {versions.get('postgres', '?')}, PostGIS {versions.get('postgis', '?')}; Python {platform.python_version()}. Date: {when}.
+Machine: {machine()}; load average (1 min) {load_before:.1f} before the run and {load_after:.1f} after it (other work on the machine shares the cores); PostgreSQL {versions.get('postgres', '?')}, PostGIS {versions.get('postgis', '?')}; Python {platform.python_version()}. Code: {commit()}. Date: {when}.
 Command: `.venv/bin/python -m bench.bench_lookup --grids {args.grids} --duration {args.duration:g} --connections {','.join(map(str, levels))} --workers {args.workers} --batches {args.batches}`.
 
 {table(rows)}
