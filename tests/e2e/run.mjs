@@ -261,12 +261,14 @@ const steps = {
     await page.fill("#bm-key", "abc123");
     await shot(page, "06b-settings");
     await page.click("#bm-save");
+    await page.waitForFunction(() => window.gp.map.getSource("basemap"));
     const tiles = await page.evaluate(() => window.gp.map.getStyle().sources.basemap?.tiles?.[0]);
     assert(tiles && tiles.endsWith("tk=abc123"), `the base map source uses the template with the key: ${tiles}`);
     assert(await page.evaluate(() => JSON.parse(localStorage.getItem("gridplanner.basemap")).key === "abc123"), "kept in localStorage");
     await page.click("#open-settings");
     await page.check("#bm-blank");
     await page.click("#bm-save");
+    await page.waitForFunction(() => !window.gp.map.getSource("basemap"), null, { timeout: 5000 }).catch(() => {});
     assert(!(await page.evaluate(() => window.gp.map.getSource("basemap"))), "blank again");
     await context.close();
   },
