@@ -435,7 +435,9 @@ def write_section(body: str) -> None:
     if start == -1:
         text_ = text_.rstrip("\n") + "\n\n" + body.rstrip("\n") + "\n"
     else:
-        end = text_.find("\n## ", start + 1)
+        # The section ends where the next one (or another script's start marker) begins.
+        ends = [i for i in (text_.find("\n## ", start + 1), text_.find("\n<!--", start + 1)) if i != -1]
+        end = min(ends) if ends else -1
         text_ = text_[: start + 1] + body.rstrip("\n") + "\n" + (text_[end:] if end != -1 else "")
     DOCS.write_text(text_, encoding="utf-8")
 
