@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
@@ -180,10 +182,11 @@ def test_users_cli(committed_db):
     assert key.exit_code == 0, key.output
     token = key.stdout.strip().splitlines()[-1]
     assert token.startswith("gpk_")
+    key_id = re.search(r"key (\d+) for hotline", key.output).group(1)
     listing = runner.invoke(app, ["users", "list"])
     assert "zhao" in listing.output and "330106" in listing.output and "hotline" in listing.output and token not in listing.output
     assert runner.invoke(app, ["users", "passwd", "zhao", "--password", "another one"]).exit_code == 0
     assert runner.invoke(app, ["users", "disable", "zhao"]).exit_code == 0
-    assert runner.invoke(app, ["users", "key", "revoke", "1"]).exit_code == 0
-    again = runner.invoke(app, ["users", "key", "revoke", "1"])
-    assert again.exit_code == 2 and "no active API key 1" in again.output
+    assert runner.invoke(app, ["users", "key", "revoke", key_id]).exit_code == 0
+    again = runner.invoke(app, ["users", "key", "revoke", key_id])
+    assert again.exit_code == 2 and f"no active API key {key_id}" in again.output

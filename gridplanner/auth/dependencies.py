@@ -13,6 +13,7 @@ import json
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy.orm import Session
 
@@ -120,7 +121,8 @@ async def authorize(request: Request, session: SessionDep) -> None:
     path = _route_path(request)
     if path in PUBLIC:
         return
-    principal = current_principal(request, session)
+    # A database round trip: off the event loop, like every sync dependency.
+    principal = await run_in_threadpool(current_principal, request, session)
     _limiter(request).check(principal.name)
     method = request.method.upper()
     if method in READ_METHODS or path in READ_ONLY_POSTS:
@@ -176,7 +178,7 @@ async def plan_writes(request: Request, principal: PrincipalDep, session: Sessio
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from None
     if plan_id is not None and expected is not None:
-        plan = session.get(m.GridPlan, int(plan_id))
+        plan = await run_in_threadpool(session.get, m.GridPlan, int(plan_id))
         if plan is not None:
             check_version(plan, expected)
     if principal.role == "admin":
