@@ -328,7 +328,7 @@ const steps = {
     assert(after === before - 1, `the merge removes one grid (${before} -> ${after})`);
     await mapIdle(page);
     await shot(page, "10-merge-done");
-    state.merged = { before, after };
+    state.merged = { before, after, ids: [pair.a.id, pair.b.id] };
   },
 
   async undo() {
@@ -338,7 +338,10 @@ const steps = {
     await page.waitForFunction(() => document.querySelector("#ws-message")?.textContent.includes("撤销"), null, { timeout: 30000 });
     assert(await page.isVisible("#ws-message.msg.ok"), `undo done: ${await page.textContent("#ws-message")}`);
     const grids = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
-    assert(grids === state.merged.before, `undo brings the merged grids back (${state.merged.after} -> ${grids})`);
+    if (grids !== state.merged.before) {
+      const history = (await apiCall(page, `/plans/${state.planId}/edits`)).body;
+      throw new Error(`undo brings the merged grids back (${state.merged.before} before the merge, ${state.merged.after} after, ${grids} after the undo); message: ${await page.textContent("#ws-message")}; history: ${JSON.stringify(history)}`);
+    }
     await mapIdle(page);
     await shot(page, "11-undo");
     await page.click("#ws-redo");
