@@ -285,6 +285,7 @@ const steps = {
     await mapIdle(page);
     const before = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
     const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features;
+    state.copiedIds = new Set(feats.map((f) => f.id));
     // The grid with the most households (over the rule if any): worth splitting.
     const { target, pixels, features } = await firstDrawn(page, feats.filter((f) => f.properties.type === "basic").sort((a, b) => b.properties.households - a.properties.households));
     const gb = [Infinity, Infinity, -Infinity, -Infinity];
@@ -312,7 +313,10 @@ const steps = {
     const page = state.page;
     if (!state.planId) throw new Skip("no draft (split did not run)");
     const before = (await apiCall(page, `/plans/${state.planId}`)).body.grids;
-    const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features.filter((f) => f.properties.type === "basic");
+    // Grids as copied from the published plan (not the halves the split just made: merging those back and
+    // undoing that is the editing service's own test).
+    const feats = (await apiCall(page, `/collections/grids/items?plan=${state.planId}&limit=10000`)).body.features
+      .filter((f) => f.properties.type === "basic" && state.copiedIds.has(f.id));
     const pair = adjacentPair(feats.sort((a, b) => a.properties.households - b.properties.households).slice(0, 60));
     assert(pair, "two adjacent small grids to merge");
     const { pixels } = await focusGrids(page, [pair.a.id, pair.b.id], state.planId);
