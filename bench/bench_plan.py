@@ -42,6 +42,7 @@ START, END = "<!-- grid-division:start -->", "<!-- grid-division:end -->"
 MIN_HH, MAX_HH = 300, 500
 TARGET = (MIN_HH + MAX_HH) // 2
 ROAD_TOLERANCE_M = 5.0
+LOAD_AT_START = "?"
 
 
 # --- inputs -----------------------------------------------------------------------------------------
@@ -234,16 +235,21 @@ def judge(grids: gpd.GeoDataFrame, data: dict) -> dict:
     return q
 
 
+def _cpu_seconds() -> float:
+    use = resource.getrusage(resource.RUSAGE_SELF)
+    return use.ru_utime + use.ru_stime
+
+
 def job(method: str, dataset: str, communities: int | None) -> dict:
     """One run in this process: load, time the method alone, judge."""
     data = load(dataset, communities)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    start = time.perf_counter()
+    start, cpu0 = time.perf_counter(), _cpu_seconds()
     grids = METHODS[method](data)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, _cpu_seconds() - cpu0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     out = {"method": method, "dataset": dataset, "communities": int(len(data["communities"])),
-           "buildings": int(len(data["buildings"])), "seconds": round(seconds, 2), "peak_rss_mb": round(peak),
+           "buildings": int(len(data["buildings"])), "seconds": round(seconds, 2), "cpu_seconds": round(cpu, 2), "peak_rss_mb": round(peak),
            "inputs_rss_mb": round(base_rss), "finished": True}
     out.update(judge(grids, data))
     return out
@@ -297,19 +303,19 @@ def _fmt(v, digits=2):
 
 
 def table(rows: list[dict]) -> str:
-    head = ("| input | method | communities | buildings | grids | runtime s | peak RSS MB | within [300, 500] | CV | "
-            "Polsby–Popper mean / min | internal boundary on roads/rivers | buildings cut | note |")
-    lines = [head, "|" + "---|" * 13]
+    head = ("| input | method | communities | buildings | grids | runtime s (CPU s) | peak RSS MB | within [300, 500] | CV | "
+            "Polsby–Popper mean / min | internal boundary on roads/rivers | buildings cut | multipart grids | note |")
+    lines = [head, "|" + "---|" * 14]
     for r in rows:
         label = r["dataset"] + (f" (first {r['communities']})" if r.get("subset") else "")
         if not r.get("finished"):
-            lines.append(f"| {label} | {r['method']} | {_fmt(r.get('communities'))} | | | | | | | | | | {r.get('note', '')} |")
+            lines.append(f"| {label} | {r['method']} | {_fmt(r.get('communities'))} | | | | | | | | | | | {r.get('note', '')} |")
             continue
         lines.append(
-            f"| {label} | {r['method']} | {r['communities']} | {r['buildings']:,} | {r['grids']:,} | {r['seconds']:.1f} | "
+            f"| {label} | {r['method']} | {r['communities']} | {r['buildings']:,} | {r['grids']:,} | {r['seconds']:.1f} ({r['cpu_seconds']:.1f}) | "
             f"{r['peak_rss_mb']:,} | {r['share_within'] * 100:.1f}% | {_fmt(r['cv'])} | "
             f"{_fmt(r['polsby_popper_mean'])} / {_fmt(r['polsby_popper_min'], 3)} | {r['share_on_lines'] * 100:.1f}% | "
-            f"{r['buildings_cut']:,} | {r.get('note', '')} |"
+            f"{r['buildings_cut']:,} | {r.get('multipart', 0):,} | {r.get('note', '')} |"
         )
     return "\n".join(lines)
 
@@ -324,7 +330,7 @@ def speedups(rows: list[dict]) -> list[str]:
         if e and e.get("finished") and e["seconds"] > 0:
             label = dataset + (f" (first {n})" if n else "")
             out.append(f"- {label}: engine {e['seconds']:.1f} s vs MaxP {r['seconds']:.1f} s — "
-                       f"{r['seconds'] / e['seconds']:.0f}× faster; within bounds {e['share_within'] * 100:.1f}% vs "
+                       f"{r['seconds'] / e['seconds']:.0f}× faster (CPU time {r['cpu_seconds'] / max(e['cpu_seconds'], 1e-3):.0f}×); within bounds {e['share_within'] * 100:.1f}% vs "
                        f"{r['share_within'] * 100:.1f}%.")
     return out
 
@@ -335,17 +341,19 @@ def write_section(rows: list[dict], note: str) -> None:
         START,
         "## Grid division",
         "",
-        f"`.venv/bin/python -m bench.bench_plan` — {now}; {machine()}.",
+        f"`.venv/bin/python -m bench.bench_plan` — {now}; {machine()}; load average at start {LOAD_AT_START}.",
         "",
-        "Size rule 300–500 households (target 400). Each run is a fresh process; *runtime* times the method alone,",
+        "Size rule 300–500 households (target 400). Each run is a fresh process; *runtime* times the method alone",
+        "(wall clock; CPU seconds in brackets, less sensitive to other work on a shared machine),",
         "*peak RSS* is the process's maximum resident memory (interpreter, libraries and inputs included). Quality",
         "figures are computed by the same code (`gis.metrics`) for every method: *within* and *CV* over basic",
         "grids (dedicated grids are exempt from the size rule), Polsby–Popper 4πA/P² over all grids, *on",
         f"roads/rivers* = share of internal grid boundary (community outlines excluded) within {ROAD_TOLERANCE_M:g} m of a",
         "road or river centre line, *buildings cut* = footprints split between two or more grids (footprints",
         "crossing a community boundary are not counted). MaxP runs community by community on Voronoi cells of",
-        "the buildings (its regions can therefore cut footprints); the square grid uses cells sized for 400",
-        "households at each community's average density.",
+        "the buildings (its regions can therefore cut footprints, and it joins a detached part of a community to",
+        "a region elsewhere, making *multipart grids*); the square grid uses cells sized for 400 households at",
+        "each community's average density.",
         "",
         table(rows),
         "",
@@ -368,11 +376,23 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="small subsets only (a few minutes)")
     ap.add_argument("--maxp-cap", type=float, default=600.0, help="seconds MaxP may run per input (default 600)")
     ap.add_argument("--no-write", action="store_true", help="print the table, do not touch docs/benchmarks.md")
+    ap.add_argument("--from-log", type=Path, help="re-render the table from the JSON lines a run printed")
+    ap.add_argument("--load", help="with --from-log: the load average the run started under")
     args = ap.parse_args(argv)
+    if args.from_log:
+        global LOAD_AT_START
+        LOAD_AT_START = args.load or "not recorded"
+        rows = [json.loads(ln) for ln in args.from_log.read_text().splitlines() if ln.startswith("{")]
+        if not args.no_write:
+            write_section(rows, "")
+        print(table(rows))
+        return
     if args.job:
         print(json.dumps(job(args.job[0], args.job[1], args.communities)))
         return
 
+    LOAD_AT_START = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average {LOAD_AT_START}", flush=True)
     prepare("district")
     prepare("city")
     engines = ("engine", "maxp", "square")

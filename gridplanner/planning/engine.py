@@ -76,9 +76,12 @@ def _assign(points, footprints, communities: np.ndarray) -> np.ndarray:
 
 
 def _clip_to_best_part(footprint, community):
-    """The footprint within the part of the community holding most of it (a grid lies in one part)."""
-    parts = shapely.get_parts(community)
-    pieces = shapely.intersection(footprint, parts)
+    """The largest connected piece of the footprint within the community: a grid is one polygon, and a
+    building cut in pieces by the outline (or by a hole) can only be kept whole where most of it lies."""
+    pieces = shapely.get_parts(shapely.intersection(footprint, community))
+    pieces = pieces[shapely.get_type_id(pieces) == 3]
+    if len(pieces) == 0:
+        return shapely.intersection(footprint, community)
     return pieces[int(np.argmax(shapely.area(pieces)))]
 
 
