@@ -310,3 +310,23 @@ def test_concurrent_edits_of_one_version_one_wins_the_other_waits_and_gets_409(c
     with session_scope() as s:
         assert s.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": pid}).scalar_one() == 3  # the merge, and only it
         assert s.execute(text("SELECT count(*) FROM edit_log WHERE plan_id = :p"), {"p": pid}).scalar_one() == 1
+
+
+def test_a_planner_edits_only_grids_of_their_own_districts(db, client_as, ws):
+    x = X0 + 0.0015
+    split = {"grid_id": ws.grids[0], "line": _line((x, Y0 - 0.001), (x, Y0 + DY + 0.001))}
+    other = client_as("planner", districts=["110105"])
+    v = other.get(ws.url).json()["lock_version"]
+    refused = other.post(f"{ws.url}/edits/split", json={**split, "lock_version": v})
+    assert refused.status_code == 403 and "may not edit district 330106" in refused.json()["detail"]
+    assert other.post(f"{ws.url}/edits/replan", json={"community_code": "330106001001", "lock_version": v}).status_code == 403
+    assert other.get(ws.url).json()["lock_version"] == v  # nothing changed
+
+    own = client_as("planner", districts=["330106"])
+    done = own.post(f"{ws.url}/edits/split", json={**split, "lock_version": v})
+    assert done.status_code == 200, done.text
+    # undoing that edit touches district 330106 too: the other planner may not, the owner may
+    v = done.json()["lock_version"]
+    assert other.post(f"{ws.url}/undo", json={"lock_version": v}).status_code == 403
+    assert own.post(f"{ws.url}/undo", json={"lock_version": v}).status_code == 200
+    assert client_as("viewer").post(f"{ws.url}/undo", json={"lock_version": v + 1}).status_code == 403

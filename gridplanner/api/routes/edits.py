@@ -8,6 +8,7 @@ removed and a validation of the communities it touched. Geometry in and out is l
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated, Literal
 
@@ -15,17 +16,58 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import LineString
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from gridplanner import plans
+from gridplanner.auth.dependencies import READ_METHODS, PrincipalDep, require_write_for_district
+from gridplanner.editing import log as edit_log
+from gridplanner.store import models as m
 from gridplanner.api.dependencies import get_session
 from gridplanner.editing import service
 from gridplanner.editing.geometry import EditError
 from gridplanner.planning import SizeRule
 
-# Access control goes in ``dependencies`` (one line, e.g. Depends(plan_edits)) once accounts land.
-router = APIRouter(prefix="/plans", tags=["grid editing"], dependencies=[])
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def _touched_communities(session: Session, plan_id: int, action: str, body: dict) -> set[str]:
+    """The communities an edit request would change: from its grids, buildings or community, or for undo and
+    redo from the grids of the log entry it would replay."""
+    found = {str(body["community_code"])} if body.get("community_code") else set()
+    ids = [body.get(k) for k in ("grid_id", "neighbour_id", "to_grid_id")] + list(body.get("grid_ids") or [])
+    ids = [int(i) for i in ids if isinstance(i, int) or (isinstance(i, str) and i.isdigit())]
+    if ids:
+        found |= set(session.execute(select(m.Grid.community_code).where(m.Grid.plan_id == plan_id, m.Grid.id.in_(ids))).scalars())
+    buildings = [int(i) for i in body.get("building_ids") or [] if isinstance(i, int)]
+    if buildings:
+        found |= set(session.execute(select(m.Building.community_code).where(m.Building.id.in_(buildings))).scalars()) - {None}
+    if action in ("undo", "redo"):
+        entry = edit_log.last_done(session, plan_id) if action == "undo" else edit_log.first_undone(session, plan_id)
+        if entry is not None:
+            found |= {row["community_code"] for row in (entry.before or []) + (entry.after or []) if row.get("community_code")}
+    return found
+
+
+async def edit_writes(request: Request, principal: PrincipalDep, session: SessionDep) -> None:
+    """A planner edits the grids of their own districts only (admins any); the district is that of what the edit
+    touches. Malformed bodies pass through to the handler's 422."""
+    if request.method.upper() in READ_METHODS or principal.role == "admin":
+        return
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError:
+        return
+    if not isinstance(body, dict):
+        return
+    action = request.url.path.rstrip("/").rsplit("/", 1)[-1]
+    communities = await run_in_threadpool(_touched_communities, session, int(request.path_params["plan_id"]), action, body)
+    for code in sorted(communities):
+        require_write_for_district(principal, code)
+
+
+router = APIRouter(prefix="/plans", tags=["grid editing"], dependencies=[Depends(edit_writes)])
 
 
 def current_actor(request: Request) -> str:
