@@ -31,6 +31,8 @@ import pandas as pd
 import psycopg
 import shapely
 
+from bench.common import drop_database, fresh_database, server_url, with_database
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Incidents"
@@ -38,46 +40,6 @@ DB_NAME = "bench_incidents"
 LOAD_AT_START = 0.0
 CATEGORIES = ["市容环境", "宣传广告", "施工管理", "街面秩序", "突发事件", "其他", "矛盾纠纷", "安全隐患", "民生服务"]
 STATUSES = ["上报", "受理", "派遣", "处置", "核查", "结案", "评价"]
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from gridplanner.cli.db import ensure_database
-        from gridplanner.store.database import database_url
-
-        ensure_database()
-        url = database_url()
-    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
-
-
-def with_database(url: str, name: str) -> str:
-    return re.sub(r"/[^/?]*(\?|$)", rf"/{name}\1", url.split("://", 1)[1], count=1).join([url.split("://", 1)[0] + "://", ""])
-
-
-def fresh_database(url: str) -> str:
-    """Create ``bench_incidents`` next to the configured database and point the store at it."""
-    admin = with_database(url, "postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    own = with_database(url, DB_NAME)
-    os.environ["DATABASE_URL"] = own
-    from gridplanner.settings import get_settings
-    from gridplanner.store import database
-
-    for cached in (get_settings, database.get_engine, database._sessionmaker):
-        cached.cache_clear()
-    database.upgrade()
-    return own
-
-
-def drop_database(url: str) -> None:
-    from gridplanner.store import database
-
-    database.get_engine().dispose()
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 def quadrants(communities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -268,7 +230,7 @@ def main() -> None:
     global LOAD_AT_START
     LOAD_AT_START = os.getloadavg()[0]
     url = server_url()
-    fresh_database(url)
+    fresh_database(url, DB_NAME)
     try:
         tmp = Path(os.environ.get("TMPDIR", "/tmp"))
         t0 = time.perf_counter()
@@ -287,7 +249,7 @@ def main() -> None:
         pd_s = pandas_counts()
         info = machine()
     finally:
-        drop_database(url)
+        drop_database(url, DB_NAME)
     lines = [
         SECTION,
         "",

@@ -32,50 +32,13 @@ import numpy as np
 import psycopg
 import shapely
 
+from bench.common import drop_database, fresh_database, server_url, with_database
+
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Tiles"
 DB_NAME = "bench_tiles"
 OURS_PORT, TIPG_PORT = 8731, 8732
-
-
-def server_url() -> str:
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from gridplanner.cli.db import ensure_database
-        from gridplanner.store.database import database_url
-
-        ensure_database()
-        url = database_url()
-    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
-
-
-def with_database(url: str, name: str) -> str:
-    scheme, rest = url.split("://", 1)
-    return f"{scheme}://" + re.sub(r"/[^/?]*(\?|$)", rf"/{name}\1", rest, count=1)
-
-
-def fresh_database(url: str) -> str:
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {DB_NAME}")
-    own = with_database(url, DB_NAME)
-    os.environ["DATABASE_URL"] = own
-    from gridplanner.settings import get_settings
-    from gridplanner.store import database
-
-    for cached in (get_settings, database.get_engine, database._sessionmaker):
-        cached.cache_clear()
-    database.upgrade()
-    return own
-
-
-def drop_database(url: str) -> None:
-    from gridplanner.store import database
-
-    database.get_engine().dispose()
-    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
 
 
 def voronoi_grids(communities: gpd.GeoDataFrame, per_community: int, seed: int = 3) -> gpd.GeoDataFrame:
@@ -205,7 +168,7 @@ def main() -> None:
     args = ap.parse_args()
 
     base = server_url()
-    url = fresh_database(base)
+    url = fresh_database(base, DB_NAME)
     servers: list[subprocess.Popen] = []
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -235,7 +198,7 @@ def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-        drop_database(base)
+        drop_database(base, DB_NAME)
 
     mach = machine()
     with psycopg.connect(with_database(base, "postgres")) as conn:

@@ -36,9 +36,7 @@ def test_database_url(worker_id: str) -> str:
     create_database(_libpq_dsn(server.set(database="postgres")), name, drop_first=True)
     url = server.set(database=name).render_as_string(hide_password=False)
     # Everything below (CLI, API, store) now resolves the test database through the usual settings.
-    os.environ["DATABASE_URL"] = url
-    for cached in (get_settings, database.get_engine, database._sessionmaker):
-        cached.cache_clear()
+    database.use_database(url)
     database.upgrade()
     return url
 

@@ -30,6 +30,17 @@ def database_url(settings: Settings | None = None) -> str:
     return url.render_as_string(hide_password=False)
 
 
+def use_database(url: str) -> None:
+    """Point this process's store at ``url`` from now on (tests and benchmarks use databases of their own)."""
+    import os
+
+    from gridplanner.settings import get_settings
+
+    os.environ["DATABASE_URL"] = url
+    for cached in (get_settings, get_engine, _sessionmaker):
+        cached.cache_clear()
+
+
 def make_engine(url: str) -> Engine:
     # pre_ping lets requests recover by themselves after PostgreSQL restarts under a running server.
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
