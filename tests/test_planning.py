@@ -209,7 +209,8 @@ def communities_with_buildings(draw):
     return region, blds, hh, roads, missing
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Derandomized so CI is stable; run with --hypothesis-seed=N (and derandomize off) to explore further.
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(communities_with_buildings(), st.sampled_from([(30, 60), (50, 120), (300, 500)]))
 def test_guarantees_hold_on_generated_communities(case, bounds):
     region, blds, hh, roads, missing = case
