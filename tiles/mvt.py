@@ -25,9 +25,12 @@ BINS_PER_TILE = 128
 
 
 #: EPSG:4490 polygon -> tile pixels (y down), snapped per vertex, clipped to the buffered tile, exterior rings
-#: clockwise on screen as the MVT spec wants (counter-clockwise in PostGIS's y-up sense).
+#: clockwise on screen as the MVT spec wants (counter-clockwise in PostGIS's y-up sense). The snapped polygon is
+#: made valid BEFORE clipping: a polygon valid in lon/lat can self-intersect once projected and snapped, and
+#: GEOS's rectangle clipping of an invalid ring may return the tile minus the polygon (a grid painted over a
+#: whole tile; tests/data/grid_invalid_in_mercator.hexwkb is one such grid).
 POLYGON_TO_TILE = f"""ST_ForcePolygonCCW(ST_CollectionExtract(ST_MakeValid(ST_SnapToGrid(ST_ClipByBox2D(
-        ST_SnapToGrid(ST_Affine(ST_Transform({{geom}}, 3857), :sx, 0, 0, -:sx, :tx, :ty), 1),
+        ST_MakeValid(ST_SnapToGrid(ST_Affine(ST_Transform({{geom}}, 3857), :sx, 0, 0, -:sx, :tx, :ty), 1), 'method=structure'),
         ST_MakeBox2D(ST_Point({-BUFFER}, {-BUFFER}), ST_Point({EXTENT + BUFFER}, {EXTENT + BUFFER}))), 1), 'method=structure'), 3))"""
 
 
