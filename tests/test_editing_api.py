@@ -330,3 +330,18 @@ def test_a_planner_edits_only_grids_of_their_own_districts(db, client_as, ws):
     assert other.post(f"{ws.url}/undo", json={"lock_version": v}).status_code == 403
     assert own.post(f"{ws.url}/undo", json={"lock_version": v}).status_code == 200
     assert client_as("viewer").post(f"{ws.url}/undo", json={"lock_version": v + 1}).status_code == 403
+
+
+def test_merging_the_halves_of_a_split_grid_restores_the_grid_count(db, client, ws):
+    before = len(_plan_grids(db, ws.plan))
+    x = X0 + 0.0015
+    v = _lock(client, ws)
+    split = client.post(f"{ws.url}/edits/split", json={"grid_id": ws.grids[0], "line": _line((x, Y0 - 0.001), (x, Y0 + DY + 0.001)), "lock_version": v})
+    assert split.status_code == 200, split.text
+    halves = split.json()["changed"]
+    assert len(_plan_grids(db, ws.plan)) == before + 1
+    merged = client.post(f"{ws.url}/edits/merge", json={"grid_ids": halves, "lock_version": split.json()["lock_version"]})
+    assert merged.status_code == 200, merged.text
+    assert len(_plan_grids(db, ws.plan)) == before
+    fc = client.get(f"{ws.url}/grids").json()
+    assert len(fc["features"]) == before
