@@ -19,9 +19,14 @@ db-start: setup
 db-stop:
 	$(VENV)/gridplanner db stop
 
+# Benchmarks are slow (minutes each) and need the bench extra and wrk; each writes its section of docs/benchmarks.md.
+BENCHES := bench_plan bench_merge bench_lookup bench_tiles bench_incidents bench_load
+
 bench: setup
 	$(VENV)/python -m pip install -q -e ".[bench]"
-	$(VENV)/python -m bench.run_all
+	command -v wrk >/dev/null || apt-get install -y -qq wrk
+	$(VENV)/gridplanner db start
+	for b in $(BENCHES); do $(VENV)/python -m bench.$$b || exit 1; done
 
 clean:
 	-$(VENV)/gridplanner db stop
