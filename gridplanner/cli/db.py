@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.orm import Session
 
 from gridplanner.cli import app
 from gridplanner.settings import get_settings
@@ -34,6 +39,21 @@ def ensure_database() -> None:
     except ClusterError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
+
+
+@contextmanager
+def store_transaction(nothing: str = "written") -> Iterator[Session]:
+    """A store session committed when the block succeeds; bad input (ValueError, which file errors are, or
+    LookupError) is printed with every problem and exits 2, with nothing {nothing}."""
+    from gridplanner.store.database import session_scope
+
+    ensure_database()
+    try:
+        with session_scope() as session:
+            yield session
+    except (ValueError, LookupError) as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}\n[red]nothing was {nothing}.[/]")
+        raise typer.Exit(2) from None
 
 
 @db_app.command()

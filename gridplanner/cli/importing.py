@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.orm import Session
 
-from gis.errors import VectorInputError
 from gridplanner.cli import app
-from gridplanner.cli.db import ensure_database
+from gridplanner.cli.db import store_transaction
 from gridplanner.importing import ImportReport, import_file
 from gridplanner.importing.fields import parse_mapping
 
@@ -44,18 +40,9 @@ def print_report(report: ImportReport) -> None:
         out.print(f"  [yellow]unplaced:[/] {escape(item)}")
 
 
-@contextmanager
-def import_transaction() -> Iterator[Session]:
-    """A store session for an import; bad input is printed with every problem and exits 2, nothing written."""
-    from gridplanner.store.database import session_scope
-
-    ensure_database()
-    try:
-        with session_scope() as session:
-            yield session
-    except (VectorInputError, ValueError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}\n[red]nothing was imported.[/]")
-        raise typer.Exit(2) from None
+def import_transaction():
+    """A store session for an import: bad input exits 2 with every problem listed and nothing imported."""
+    return store_transaction("imported")
 
 
 def run_import(kind: str, path: Path, *, replace: bool = False, **options) -> ImportReport:

@@ -10,7 +10,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from gridplanner.cli import app
-from gridplanner.cli.staff import err, out, store_session
+from gridplanner.cli.db import store_transaction
+from gridplanner.cli.staff import err, out
 
 incidents_app = typer.Typer(help="Incidents (事件): hotline import, open/overdue counts per grid, the category catalogue, lifecycle steps.", no_args_is_help=True)
 app.add_typer(incidents_app, name="incidents")
@@ -27,7 +28,7 @@ def import_cmd(
     if not file.is_file():
         err.print(f"[red]error:[/] no such file {escape(str(file))}")
         raise typer.Exit(2)
-    with store_session() as session:
+    with store_transaction() as session:
         report = import_hotline(session, file, crs=crs, actor="cli")
     out.print(f"[green]✓[/] incidents from {escape(report.source)}: {report.inserted} inserted, {report.skipped_existing} already present, {report.no_grid} in no grid (无网格)")
     for note in report.notes:
@@ -41,7 +42,7 @@ def counts_cmd(by: Annotated[str, typer.Option(help="grid or community")] = "gri
     """Open and overdue incidents per grid (or community) of the published plan."""
     from gridplanner.incidents.service import grid_counts
 
-    with store_session() as session:
+    with store_transaction() as session:
         rows = grid_counts(session, by=by)
     table = Table(by, "open", "overdue")
     for r in rows:
@@ -55,7 +56,7 @@ def categories_cmd() -> None:
     """The category catalogue with time limits (hours from dispatch)."""
     from gridplanner.incidents.catalogue import catalogue
 
-    with store_session() as session:
+    with store_transaction() as session:
         cats = catalogue(session, include_inactive=True)
     table = Table("category", "kind", "hours", "active")
     for c in cats:
@@ -73,7 +74,7 @@ def set_category_cmd(
     """Add a category or change its time limit."""
     from gridplanner.incidents.catalogue import set_category
 
-    with store_session() as session:
+    with store_transaction() as session:
         c = set_category(session, name, time_limit_hours=hours, kind=kind, active=not inactive, actor="cli")
     out.print(f"[green]✓[/] {escape(c.name)}: {c.time_limit_hours:g} h{'' if c.active else ' (inactive)'}")
 
@@ -88,7 +89,7 @@ def advance_cmd(
     """Move an incident one step of its lifecycle (recorded with actor and time)."""
     from gridplanner.incidents.lifecycle import advance
 
-    with store_session() as session:
+    with store_transaction() as session:
         inc = advance(session, incident_id, to, actor=actor, note=note)
         due = inc.due_at
     out.print(f"[green]✓[/] incident {incident_id}: {to}" + (f", due {due:%Y-%m-%d %H:%M %Z}" if due else ""))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,29 +9,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy.orm import Session
 
 from gridplanner.cli import app
-from gridplanner.cli.db import ensure_database
+from gridplanner.cli.db import store_transaction
 
 staff_app = typer.Typer(help="Grid staff (网格长, 专职网格员, 兼职网格员): roster import, compliance with the staffing rules, exports.", no_args_is_help=True)
 app.add_typer(staff_app, name="staff")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
-
-
-@contextmanager
-def store_session() -> Iterator[Session]:
-    """A committed-on-success session; bad input prints the problem and exits 2 with nothing written."""
-    from gridplanner.store.database import session_scope
-
-    ensure_database()
-    try:
-        with session_scope() as session:
-            yield session
-    except (ValueError, LookupError) as exc:
-        err.print(f"[red]error:[/] {escape(str(exc))}\n[red]nothing was written.[/]")
-        raise typer.Exit(2) from None
 
 
 def rules_options(
@@ -67,7 +50,7 @@ def import_cmd(
     if not file.is_file():
         err.print(f"[red]error:[/] no such file {escape(str(file))}")
         raise typer.Exit(2)
-    with store_session() as session:
+    with store_transaction() as session:
         report = import_roster(session, file.read_bytes(), file.name, unknown_grid="unassign" if unassign_unknown else "error", replace=replace, actor="cli")
     out.print(f"[green]✓[/] roster from {escape(file.name)}: {report.inserted} inserted, {report.updated} updated" + (f", {report.deactivated} deactivated" if report.deactivated else ""))
     for note in report.unassigned:
@@ -86,7 +69,7 @@ def compliance_cmd(
     if level not in ("grid", "community"):
         raise typer.BadParameter("--level is grid or community")
     rules = rules_options(max_households, chiefs, fulltime, min_parttime, per_10k, rural_ratio)
-    with store_session() as session:
+    with store_transaction() as session:
         if out_path is not None:
             fmt = _format(out_path)
             out_path.write_bytes(comp.compliance_export(session, fmt, rules, level=level))
@@ -121,7 +104,7 @@ def export_cmd(
     from gridplanner.staffing.compliance import roster_export
 
     fmt = _format(out_path)
-    with store_session() as session:
+    with store_transaction() as session:
         data = roster_export(session, fmt, include_inactive=include_inactive)
     out_path.write_bytes(data)
     out.print(f"[green]✓[/] wrote {escape(str(out_path))}")
@@ -132,7 +115,7 @@ def unsettled_cmd() -> None:
     """Workers and incidents a plan publication could not move by itself, for a person to settle."""
     from sqlalchemy import text
 
-    with store_session() as session:
+    with store_transaction() as session:
         rows = session.execute(text("SELECT entity, entity_id, plan_version, from_code, reason FROM reassignment_issues WHERE settled_at IS NULL ORDER BY id")).all()
     if not rows:
         out.print("nothing to settle")
