@@ -36,8 +36,41 @@ def polygon_faces(region, lines=None) -> np.ndarray:
     faces = shapely.get_parts(shapely.polygonize(edges))
     if len(faces) == 0:
         return faces
-    inside = shapely.contains(region, shapely.point_on_surface(faces))
+    inside = shapely.contains(region, interior_points(faces))
+    # A face with no point found strictly inside it (a near-zero-area sliver from nearly coincident lines) is
+    # judged by area: dropping one that lies in the region would leave a gap.
+    unsure = np.flatnonzero(~inside)
+    if len(unsure):
+        share = shapely.area(shapely.intersection(faces[unsure], region)) / np.maximum(shapely.area(faces[unsure]), 1e-300)
+        inside[unsure] = share > 0.5
     return faces[inside]
+
+
+def interior_points(polygons) -> np.ndarray:
+    """A point strictly inside each polygon where one can be found (else ``point_on_surface``'s point).
+
+    ``point_on_surface`` can return a boundary point for a polygon with a thin spike (two nearly coincident
+    cut lines make one): such a point then seems to lie in the neighbour, or outside the region. For those
+    polygons the centroid of their largest triangle (constrained Delaunay) is used: strictly inside.
+    """
+    polygons = np.asarray(polygons, dtype=object)
+    points = shapely.point_on_surface(polygons)
+    if len(polygons) == 0:
+        return points
+    bad = np.flatnonzero(~shapely.contains(polygons, points))
+    for i in bad.tolist():
+        triangles = shapely.get_parts(shapely.constrained_delaunay_triangles(polygons[i]))
+        if len(triangles):
+            retry = shapely.centroid(triangles[int(np.argmax(shapely.area(triangles)))])
+            if shapely.contains(polygons[i], retry):
+                points[i] = retry
+    return points
+    bad = np.flatnonzero(~shapely.contains(polygons, points))
+    if len(bad):
+        retry = shapely.point_on_surface(shapely.buffer(polygons[bad], 0))
+        good = ~shapely.is_empty(retry) & shapely.contains(polygons[bad], retry)
+        points[bad[good]] = retry[good]
+    return points
 
 
 def shared_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

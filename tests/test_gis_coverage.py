@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gis.coverage import coverage_problems, polygon_faces, shared_edges
+from gis.coverage import coverage_problems, interior_points, polygon_faces, shared_edges
 from gis.metrics import coefficient_of_variation, partition_quality, polsby_popper, share_on_lines, share_within
 
 
@@ -72,3 +72,18 @@ def test_partition_quality_counts_only_internal_edges():
     assert q["share_on_lines"] == pytest.approx(1.0)
     assert 0.7 < q["polsby_popper_mean"] < 0.8
     assert q["internal_boundary_km"] == pytest.approx(1.11, abs=0.02)
+
+
+def test_faces_with_a_zero_width_spike_are_kept():
+    """A polygon with a 1e-17-wide spike (from two nearly coincident cuts): point_on_surface returns a point
+    on its outline, which once made polygon_faces drop it as lying outside the region."""
+    region = shapely.box(120, 30, 120.0025, 30.0075)
+    spiky = shapely.from_wkt(
+        "POLYGON ((120.00096356458948 30.006125561274672, 120.00124467928435 30.006125561274672, "
+        "120.00124467928435 30.005425101139586, 120.00122082125763 30.005425101139586, "
+        "120.00122082125762 30.003970593090877, 120.00122082125762 30.005425101139586, "
+        "120 30.005425101139586, 120 30.006125561274672, 120.00096356458948 30.006125561274672))")
+    faces = polygon_faces(region, [spiky.boundary])
+    assert len(faces) == 2
+    assert coverage_problems(faces, region)["ok"]
+    assert shapely.contains(faces, interior_points(faces)).all()

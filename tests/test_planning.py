@@ -1,5 +1,7 @@
 """Grid division: the hard guarantees on hand-made and hypothesis-generated communities, the size rule, errors."""
 
+import os
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -164,11 +166,11 @@ def test_bad_input_errors():
 
 # --- hypothesis: the guarantees on many shapes ------------------------------------------------------
 
-@st.composite
-def communities_with_buildings(draw):
-    kind = draw(st.sampled_from(["box", "concave", "holes", "multipart", "thin"]))
-    w = draw(st.floats(200, 900))
-    h = draw(st.floats(200, 900))
+def generated_case(kind, w, h, seed, keep, huge_households=None, touching=False, roads=(), missing=False):
+    """One community with buildings and roads, drawn in metres: ``kind`` of outline, ``seed`` for the
+    building lattice (``keep`` = share of lattice places built), an optional huge building, an optional
+    building touching the outline, one road per entry of ``roads`` (True: crossing south to north, else west
+    to east), ``missing``: every third building's households left out (estimated from population)."""
     if kind == "box":
         region = shapely.box(0, 0, w, h)
     elif kind == "concave":
@@ -181,38 +183,52 @@ def communities_with_buildings(draw):
     else:
         region = shapely.box(0, 0, w, 40)
         h = 40
-    seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
-    keep = draw(st.sampled_from([0.0, 0.3, 0.9]))
     blds, hh = lattice_buildings(rng, (0, 0, w, h), step=35, size=(6, 22), keep=keep, hh=(1, 40))
-    if draw(st.booleans()):
-        # One huge building somewhere inside.
+    if huge_households is not None:
         cx, cy = rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h
         huge = shapely.box(cx - 15, cy - 10, cx + 15, cy + 10)
         keep_idx = [i for i, g in enumerate(blds) if not g.intersects(huge.buffer(1))]
         blds = [blds[i] for i in keep_idx] + [huge]
-        hh = [hh[i] for i in keep_idx] + [int(draw(st.integers(100, 3000)))]
-    if draw(st.booleans()) and blds:
-        # Some buildings exactly touching the outline.
+        hh = [hh[i] for i in keep_idx] + [huge_households]
+    if touching and blds:
         blds.append(shapely.box(0, h * 0.2, 12, h * 0.2 + 10))
         hh.append(7)
-    n_roads = draw(st.integers(0, 3))
-    roads = []
-    for _ in range(n_roads):
+    lines = []
+    for crossing in roads:
         a = rng.uniform(0, 1, 2) * [w, h]
         b = rng.uniform(0, 1, 2) * [w, h]
-        if draw(st.booleans()):
-            roads.append(shapely.LineString([(a[0], -20), (b[0], h + 20)]))  # crosses, straddles buildings
+        if crossing:
+            lines.append(shapely.LineString([(a[0], -20), (b[0], h + 20)]))  # crosses, straddles buildings
         else:
-            roads.append(shapely.LineString([(-20, a[1]), (w + 20, b[1])]))
+            lines.append(shapely.LineString([(-20, a[1]), (w + 20, b[1])]))
+    return region, blds, hh, lines, missing
+
+
+@st.composite
+def communities_with_buildings(draw):
+    kind = draw(st.sampled_from(["box", "concave", "holes", "multipart", "thin"]))
+    w = draw(st.floats(200, 900))
+    h = draw(st.floats(200, 900))
+    seed = draw(st.integers(0, 2**16))
+    keep = draw(st.sampled_from([0.0, 0.3, 0.9]))
+    huge = draw(st.one_of(st.none(), st.integers(100, 3000)))
+    touching = draw(st.booleans())
+    roads = draw(st.lists(st.booleans(), max_size=3))
     missing = draw(st.booleans())
-    return region, blds, hh, roads, missing
+    return generated_case(kind, w, h, seed, keep, huge, touching, roads, missing)
 
 
-# Derandomized so CI is stable; run with --hypothesis-seed=N (and derandomize off) to explore further.
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+# Random generation (not derandomized): each run explores new cases; a failure prints its seed to replay
+# with --hypothesis-seed=N. Cases found this way are kept below as explicit regression tests.
+@settings(max_examples=int(os.environ.get("PLANNING_EXAMPLES", 30)), deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(communities_with_buildings(), st.sampled_from([(30, 60), (50, 120), (300, 500)]))
 def test_guarantees_hold_on_generated_communities(case, bounds):
+    check_generated(case, bounds)
+
+
+def check_generated(case, bounds):
     region, blds, hh, roads, missing = case
     comm = frame([region], code=["g1"])
     cols = {"households": [None if missing and i % 3 == 0 else v for i, v in enumerate(hh)],
@@ -226,3 +242,11 @@ def test_guarantees_hold_on_generated_communities(case, bounds):
     for part in shapely.get_parts(geo(region)):
         assert any(g.representative_point().within(part) for g in res.grids.geometry.values)
     same_result(res, divide(comm, b, roads=r, rules=rule))
+
+
+def test_nearly_coincident_cuts_leave_no_gap():
+    """Found by hypothesis (seed 25): two bisection cuts 1e-17 degrees apart made a zero-width spike; the
+    spiky face's point_on_surface fell on the community outline, so the face was dropped as outside the
+    community (a gap) and 3 buildings ended up outside their grid."""
+    case = generated_case("box", 841.0, 841.0, seed=9949, keep=0.3, roads=[True], missing=True)
+    check_generated(case, (30, 60))

@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from gis.coverage import polygon_faces, shared_edges
+from gis.coverage import interior_points, polygon_faces, shared_edges
 from gridplanner.planning.bisect import Buildings, LocalFrame, bisect, bisection_cuts
 from gridplanner.planning.grouping import merge_small_cells
 from gridplanner.planning.rules import SizeRule
@@ -198,7 +198,7 @@ def _redraw(pair, region, data, rule, frame, blds, base_lines, cuts, cells, cell
         return None
     leaves = np.array(leaves, dtype=object)
     new_cells = polygon_faces(region, base_lines + cuts + new_cuts)
-    reps = shapely.point_on_surface(new_cells)
+    reps = interior_points(new_cells)
     old = _locate(reps, cells)
     new_labels = labels[old].copy()
     inside = np.isin(new_labels, pair)
@@ -280,11 +280,11 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
     base_lines = list(data.lines) + list(shapely.boundary(ded_geoms)) if len(ded) else list(data.lines)
 
     faces = polygon_faces(region, base_lines)
-    face_ded = _locate(shapely.point_on_surface(faces), ded_geoms) if len(ded) else np.full(len(faces), -1)
+    face_ded = _locate(interior_points(faces), ded_geoms) if len(ded) else np.full(len(faces), -1)
     if len(ded):
         # _locate falls back to the nearest area; only faces truly inside one are dedicated.
         inside = face_ded >= 0
-        inside[inside] = shapely.contains(ded_geoms[face_ded[inside]], shapely.point_on_surface(faces[inside]))
+        inside[inside] = shapely.contains(ded_geoms[face_ded[inside]], interior_points(faces[inside]))
         face_ded[~inside] = -1
     # Bisect every basic cell above the maximum, then re-node everything; repeat on whatever a cut failed to
     # split (a concave or holed block can leave one), a few rounds at most.
@@ -302,7 +302,7 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
             break
         cuts += new
         cells = polygon_faces(region, base_lines + cuts)
-        cell_ded = face_ded[_locate(shapely.point_on_surface(cells), faces)]
+        cell_ded = face_ded[_locate(interior_points(cells), faces)]
     bld_face = _place(data, cells)
     cell_hh = np.bincount(bld_face, weights=data.households, minlength=len(cells)) if n_bld else np.zeros(len(cells))
 
@@ -414,7 +414,7 @@ def _shape_around(region, footprints, bld_group, straddling, cells, labels):
         shaped.append(geom)
     shaped = np.array(shaped, dtype=object)
     faces = polygon_faces(region, shapely.boundary(shaped))
-    reps = shapely.point_on_surface(faces)
+    reps = interior_points(faces)
     holder = _locate(reps, shaped)
     # Faces that fall in no shaped grid (floating-point slivers) go to the neighbour with most shared edge.
     truly = shapely.contains(shaped[holder], reps) if len(faces) else np.zeros(0, dtype=bool)
