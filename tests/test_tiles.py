@@ -446,3 +446,88 @@ def test_a_grid_that_self_intersects_once_projected_is_drawn_where_it_lies(db, c
             assert got == pytest.approx(want, rel=0.1, abs=100), (t, got, want)
             checked += 1
     assert checked >= 5
+
+
+# --- the polygon pipeline's shortcuts ----------------------------------------------------------
+
+#: The pipeline without shortcuts: every grid projected on the fly, repaired before and after clipping.
+REFERENCE_POLYGON = """ST_ForcePolygonCCW(ST_CollectionExtract(ST_MakeValid(ST_SnapToGrid(ST_ClipByBox2D(
+    ST_MakeValid(ST_SnapToGrid(ST_Affine(ST_Transform(f.geom, 3857), :sx, 0, 0, -:sx, :tx, :ty), 1), 'method=structure'),
+    ST_MakeBox2D(ST_Point(-64, -64), ST_Point(4160, 4160))), 1), 'method=structure'), 3))"""
+
+
+def reference_tile(db, t: Tile) -> dict:
+    from tiles.layers import Filters, get_layer
+    from tiles.mvt import envelope_predicate, tile_sql
+
+    layer = get_layer("grids")
+    _, params = tile_sql(layer, Filters(), t)
+    columns = ", ".join(f'f."{c}"' for c in ["id", *layer.fields])
+    sql = f"""SELECT ST_AsMVT(t, 'grids', 4096, 'geom', 'id')
+              FROM (SELECT {columns}, {REFERENCE_POLYGON} AS geom FROM ({layer.query(Filters(), envelope_predicate, params)}) f) t
+              WHERE t.geom IS NOT NULL AND NOT ST_IsEmpty(t.geom)"""
+    return decode(bytes(db.execute(text(sql), params).scalar_one() or b""))
+
+
+def load_invalid_in_mercator(db, plan_id: int) -> shapely.Polygon:
+    from pathlib import Path
+
+    grid = shapely.from_wkb(Path(__file__).with_name("data").joinpath("grid_invalid_in_mercator.hexwkb").read_text().strip())
+    plans.write_grids(db, plan_id, gpd.GeoDataFrame({"code": ["330106001001999"], "community_code": ["330106001001"], "type": ["basic"], "households": [400]}, geometry=[grid], crs=4490), source="test")
+    return grid
+
+
+def test_stored_mercator_outline_and_clearance_follow_every_write(db, tmp_path):
+    data = load_layers(db, tmp_path)
+    load_invalid_in_mercator(db, data["plan"].id)
+    check = """SELECT count(*) FILTER (WHERE NOT ST_Equals(geom_3857, ST_Transform(geom, 3857))),
+                      count(*) FILTER (WHERE clearance_3857 IS DISTINCT FROM
+                                       CASE WHEN ST_IsValid(ST_Transform(geom, 3857), 0) THEN ST_MinimumClearance(ST_Transform(geom, 3857)) ELSE 0 END),
+                      count(*) FILTER (WHERE clearance_3857 = 0), count(*)
+               FROM grids WHERE plan_id = :p"""
+    stale, wrong, zero, n = db.execute(text(check), {"p": data["plan"].id}).one()
+    assert (stale, wrong, zero, n) == (0, 0, 1, len(data["faces"]) + 1)  # zero: the grid invalid in Web Mercator
+    # an edit rewriting a grid's outline in place (as editing does) moves both
+    db.execute(text("UPDATE grids SET geom = ST_Translate(geom, 0.001, 0) WHERE plan_id = :p AND code = :c"), {"p": data["plan"].id, "c": data["codes"][3]})
+    assert db.execute(text(check), {"p": data["plan"].id}).one()[:2] == (0, 0)
+
+
+@pytest.mark.parametrize("z", [10, 12, 14, 16])
+def test_tiles_are_those_of_repairing_every_grid(db, client, tmp_path, z):
+    """Skipping the validity test where the clearance allows, and the clip and repair for grids inside the
+    buffered tile, changes no feature: the tiles decode to the features of the unshortened pipeline."""
+    data = load_layers(db, tmp_path)
+    grid = load_invalid_in_mercator(db, data["plan"].id)
+    compared = 0
+    for t in tiles_over(BLOCK, z) + tiles_over(grid.bounds, z):
+        got = decode(get_tile(client, "grids", t).content).get("grids", {"features": []})["features"]
+        want = reference_tile(db, t).get("grids", {"features": []})["features"]
+        assert sorted(f["id"] for f in got) == sorted(f["id"] for f in want), t
+        want_by_id = {f["id"]: f for f in want}
+        for f in got:
+            a, b = shapely.geometry.shape(f["geometry"]), shapely.geometry.shape(want_by_id[f["id"]]["geometry"])
+            assert a.equals(b), (t, f["properties"]["code"])
+            assert f["properties"] == want_by_id[f["id"]]["properties"]
+            compared += 1
+    assert compared >= len(data["faces"])
+
+
+def test_the_clearance_shortcut_changes_no_byte(db, tmp_path, monkeypatch):
+    """Tiles with the validity of every snapped grid tested are byte for byte those taking the clearance's word,
+    at zooms where the shortcut serves some grids and not others."""
+    from tiles import mvt
+    from tiles.layers import Filters, get_layer
+
+    data = load_layers(db, tmp_path)
+    layer = get_layer("grids")
+    served = []
+    for z in (13, 15, 17):
+        t = tile_for(X0 + DX, Y0 + DY / 2, z)
+        sx = EXTENT / t.width_m
+        served.append(db.execute(text("SELECT avg((clearance_3857 * :sx > :px)::int) FROM grids WHERE plan_id = :p"), {"sx": sx, "px": mvt.CLEARANCE_PX, "p": data["plan"].id}).scalar_one())
+        shortcut = mvt.render(db, layer, Filters(), t)
+        with monkeypatch.context() as m:
+            m.setattr(mvt, "CLEARANCE_PX", 1e300)  # no clearance is that wide
+            checked = mvt.render(db, layer, Filters(), t)
+        assert shortcut == checked and len(shortcut) > 0
+    assert min(served) < 1 and max(served) > 0, served

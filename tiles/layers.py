@@ -18,6 +18,8 @@ CLOSED_STATUSES = ("结案", "评价")
 DEFAULT_CONTEXT = {"urban_min": 300, "urban_max": 500, "rural_min": 250, "rural_max": 350}
 
 Spatial = Callable[[str], str]
+#: Columns of the grids table that vector tiles read instead of projecting each grid (migration 0010).
+MERCATOR_COLUMNS = ("geom_3857", "clearance_3857")
 
 
 class FilterError(ValueError):
@@ -67,7 +69,8 @@ class Layer:
     sources: tuple[str, ...]
     #: the table whose extent is the collection's extent.
     extent_table: str
-    query: Callable[[Filters, Spatial, dict], str]
+    #: SQL of the layer's rows; layers with ``mercator`` take ``mercator=True`` to add MERCATOR_COLUMNS.
+    query: Callable[..., str]
     filters: tuple[str, ...] = ()
     statuses: tuple[str, ...] | None = None  # allowed ``status`` values; None: any
     id_column: str | None = "id"
@@ -78,6 +81,8 @@ class Layer:
     #: SQL giving the next instant the layer's attributes change by the clock alone (an incident falling due).
     expiry: Callable[[Filters, Spatial], str] | None = None
     params: dict = field(default_factory=dict)
+    #: rows come from the grids table, which stores MERCATOR_COLUMNS.
+    mercator: bool = False
 
 
 def check_filters(layer: Layer, filters: Filters) -> None:
@@ -151,6 +156,10 @@ def _rule(bound: str) -> str:
                         CASE WHEN c.class = 'rural' THEN :rural_{bound} ELSE :urban_{bound} END)"""
 
 
+def _geom(alias: str, mercator: bool) -> str:
+    return f"{alias}.geom" + "".join(f", {alias}.{c}" for c in MERCATOR_COLUMNS if mercator)
+
+
 # --- the layers --------------------------------------------------------------------------------
 
 
@@ -159,14 +168,14 @@ def _communities(f: Filters, spatial: Spatial, ctx: dict) -> str:
                FROM communities c WHERE {spatial('c')}"""
 
 
-def _grids(f: Filters, spatial: Spatial, ctx: dict) -> str:
+def _grids(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
     sql = f"""SELECT g.id, g.code, g.name, g.type, g.dedicated_kind, g.community_code, g.households, g.population,
                      round(g.area_m2::numeric, 1)::float8 AS area_m2, g.building_count,
                      CASE WHEN g.type = 'dedicated' THEN 'dedicated'
                           WHEN g.households < {_rule('min')} THEN 'under'
                           WHEN g.households > {_rule('max')} THEN 'over'
                           ELSE 'within' END AS size_status,
-                     g.plan_id, p.version AS plan_version, g.geom
+                     g.plan_id, p.version AS plan_version, {_geom("g", mercator)}
               FROM grids g
               JOIN grid_plans p ON p.id = g.plan_id
               LEFT JOIN communities c ON c.code = g.community_code
@@ -174,13 +183,13 @@ def _grids(f: Filters, spatial: Spatial, ctx: dict) -> str:
     return _status_wrap(sql, f, "size_status")
 
 
-def _staffing(f: Filters, spatial: Spatial, ctx: dict) -> str:
+def _staffing(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
     sql = f"""SELECT g.id, g.code, g.community_code, g.households, g.population,
                      st.leaders, st.full_time, st.part_time, st.total,
                      CASE WHEN st.total = 0 THEN 'unstaffed'
                           WHEN st.leaders >= 1 AND st.full_time >= 1 THEN 'complete'
                           ELSE 'incomplete' END AS staffing_status,
-                     g.geom
+                     {_geom("g", mercator)}
               FROM grids g
               CROSS JOIN LATERAL (
                   SELECT count(*) FILTER (WHERE s.role = '网格长')::int AS leaders,
@@ -205,8 +214,8 @@ def _incidents_expiry(f: Filters, spatial: Spatial) -> str:
                WHERE {spatial('i')} AND {_OPEN} AND i.due_at > now(){_incident_conditions(f)}"""
 
 
-def _incident_counts(f: Filters, spatial: Spatial, ctx: dict) -> str:
-    return f"""SELECT g.id, g.code, g.community_code, ic.total, ic.open, ic.overdue, g.geom
+def _incident_counts(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
+    return f"""SELECT g.id, g.code, g.community_code, ic.total, ic.open, ic.overdue, {_geom("g", mercator)}
                FROM grids g
                CROSS JOIN LATERAL (
                    SELECT count(*)::int AS total, count(*) FILTER (WHERE {_OPEN})::int AS open,
@@ -239,19 +248,19 @@ def _departments(f: Filters, spatial: Spatial, ctx: dict) -> str:
                WHERE {spatial('d')}{dept}"""
 
 
-def _plan_diff(f: Filters, spatial: Spatial, ctx: dict) -> str:
+def _plan_diff(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
     published = "(SELECT id FROM grid_plans WHERE status = 'published')"
-    sql = f"""SELECT n.id, n.code, 'added' AS change, n.community_code, n.households, NULL::int AS households_before, n.geom
+    sql = f"""SELECT n.id, n.code, 'added' AS change, n.community_code, n.households, NULL::int AS households_before, {_geom("n", mercator)}
               FROM grids n
               WHERE n.plan_id = {_DRAFT} AND {spatial('n')}
                 AND (n.code IS NULL OR NOT EXISTS (SELECT 1 FROM grids o WHERE o.plan_id = {published} AND o.code = n.code))
               UNION ALL
-              SELECT n.id, n.code, 'changed', n.community_code, n.households, o.households, n.geom
+              SELECT n.id, n.code, 'changed', n.community_code, n.households, o.households, {_geom("n", mercator)}
               FROM grids n JOIN grids o ON o.plan_id = {published} AND o.code = n.code
               WHERE n.plan_id = {_DRAFT} AND {spatial('n')}
                 AND (ST_AsBinary(n.geom) <> ST_AsBinary(o.geom) OR n.households <> o.households OR n.type <> o.type)
               UNION ALL
-              SELECT o.id, o.code, 'removed', o.community_code, NULL::int, o.households, o.geom
+              SELECT o.id, o.code, 'removed', o.community_code, NULL::int, o.households, {_geom("o", mercator)}
               FROM grids o
               WHERE o.plan_id = {published} AND {spatial('o')} AND {_DRAFT} IS NOT NULL
                 AND NOT EXISTS (SELECT 1 FROM grids n WHERE n.plan_id = {_DRAFT} AND n.code = o.code)"""
@@ -277,7 +286,7 @@ LAYERS: dict[str, Layer] = {
              "households": "户数", "population": "人口", "area_m2": "面积 m²", "building_count": "楼栋数",
              "size_status": "规模: under/within/over (dedicated: 专属网格)", "plan_id": "方案 id", "plan_version": "方案版本"},
             ("grids", "grid_plans", "communities"), "grids", _grids,
-            filters=(*_PLAN_FILTERS, "status"), statuses=("under", "within", "over", "dedicated"),
+            filters=(*_PLAN_FILTERS, "status"), statuses=("under", "within", "over", "dedicated"), mercator=True,
         ),
         Layer(
             "staffing", "网格力量 Staffing", "Active staff per grid by role (网格长, 专职网格员, 兼职网格员) and staffing status.",
@@ -286,7 +295,7 @@ LAYERS: dict[str, Layer] = {
              "full_time": "专职网格员", "part_time": "兼职网格员", "total": "合计",
              "staffing_status": "complete (网格长 + 专职网格员) / incomplete / unstaffed"},
             ("grids", "grid_plans", "staff"), "grids", _staffing,
-            filters=(*_PLAN_FILTERS, "status"), statuses=("complete", "incomplete", "unstaffed"),
+            filters=(*_PLAN_FILTERS, "status"), statuses=("complete", "incomplete", "unstaffed"), mercator=True,
         ),
         Layer(
             "incidents", "事件 Incidents", f"Incident points with category and status; open = status not {'/'.join(CLOSED_STATUSES)}, overdue = open past due.",
@@ -300,7 +309,7 @@ LAYERS: dict[str, Layer] = {
             "Polygon",
             {"code": "网格编码", "community_code": "所属社区", "total": "事件总数", "open": "未结案", "overdue": "超期"},
             ("grids", "grid_plans", "incidents"), "grids", _incident_counts,
-            filters=(*_PLAN_FILTERS, "category", "start", "end"), expiry=_incident_counts_expiry,
+            filters=(*_PLAN_FILTERS, "category", "start", "end"), expiry=_incident_counts_expiry, mercator=True,
         ),
         Layer(
             "incident_density", "事件密度 Incident density", "Incidents binned in squares of 1/128 tile (weight: count) for heatmaps.",
@@ -320,7 +329,7 @@ LAYERS: dict[str, Layer] = {
             {"code": "网格编码", "change": "added/removed/changed", "community_code": "所属社区", "households": "户数 (草案)",
              "households_before": "户数 (现行)"},
             ("grids", "grid_plans"), "grids", _plan_diff,
-            filters=("plan", "status"), statuses=("added", "removed", "changed"),
+            filters=("plan", "status"), statuses=("added", "removed", "changed"), mercator=True,
         ),
     ]
 }
