@@ -123,12 +123,41 @@ def start_server(args: list[str], env: dict, port: int) -> subprocess.Popen:
     raise RuntimeError(f"server on {port} did not start in 60 s")
 
 
-def run_pass(url_of, tiles: list[tuple[int, int, int]], clients: int) -> dict:
-    """Fetch every tile once with ``clients`` threads; tiles/s and latency percentiles (ms)."""
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of process ``pid`` so far (Linux /proc), or None when it cannot be read."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(db_url: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the database of ``db_url`` (a local server)."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+    return {pid: c for pid in pids if (c := cpu_seconds(pid)) is not None}
+
+
+def read_key() -> dict[str, str]:
+    """Headers with a new API key of scope ``read``, as a map client holds one (tiles are not public)."""
+    from gridplanner.auth import create_key
+    from gridplanner.store.database import session_scope
+
+    with session_scope() as session:
+        return {"X-API-Key": create_key(session, "bench_tiles", ["read"])[1]}
+
+
+def run_pass(url_of, tiles: list[tuple[int, int, int]], clients: int, server_pid: int | None = None, db_url: str | None = None, headers: dict | None = None) -> dict:
+    """Fetch every tile once with ``clients`` threads; tiles/s, latency percentiles (ms) and, for a server
+    process ``server_pid`` on a local PostgreSQL (``db_url``), CPU ms per tile of each."""
+    server0 = cpu_seconds(server_pid) if server_pid else None
+    pg0 = backend_cpu(db_url) if db_url else {}
+    load = os.getloadavg()[0]
     latencies: list[float] = []
     sizes: list[int] = []
     errors = 0
-    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients)) as http:
+    with httpx.Client(timeout=60, limits=httpx.Limits(max_connections=clients), headers=headers) as http:
         def fetch(t):
             t0 = time.perf_counter()
             r = http.get(url_of(*t))
@@ -142,7 +171,20 @@ def run_pass(url_of, tiles: list[tuple[int, int, int]], clients: int) -> dict:
                 errors += status != 200
         wall = time.perf_counter() - start
     lat = np.array(latencies)
-    return {"rate": len(tiles) / wall, "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)), "kb": float(np.mean(sizes)) / 1024, "errors": errors}
+    out = {"rate": len(tiles) / wall, "p50": float(np.percentile(lat, 50)), "p95": float(np.percentile(lat, 95)), "kb": float(np.mean(sizes)) / 1024, "errors": errors,
+           "load": max(load, os.getloadavg()[0]), "server_ms": None, "pg_ms": None}
+    server1 = cpu_seconds(server_pid) if server_pid else None
+    if server0 is not None and server1 is not None:
+        out["server_ms"] = 1000 * (server1 - server0) / len(tiles)
+    if db_url:
+        # Backends opened during the pass count from zero; one that closed during it is missed.
+        pg1 = backend_cpu(db_url)
+        out["pg_ms"] = 1000 * sum(c - pg0.get(pid, 0.0) for pid, c in pg1.items()) / len(tiles)
+    return out
+
+
+def _ms(v: float | None) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
 
 
 def machine() -> dict:
@@ -164,7 +206,7 @@ def main() -> None:
     ap.add_argument("--per-community", type=int, default=20)
     ap.add_argument("--requests", type=int, default=600)
     ap.add_argument("--clients", type=int, default=4)
-    ap.add_argument("--no-doc", action="store_true", help="print the table only")
+    ap.add_argument("--no-doc", "--no-docs", dest="no_doc", action="store_true", help="print the table only")
     args = ap.parse_args()
 
     base = server_url()
@@ -176,7 +218,9 @@ def main() -> None:
             city = set_up_city(args.communities, args.per_community, Path(tmp))
             print(f"city: {city['communities']} communities, {city['grids']} grids ({city['vertices']:.0f} vertices each) in {time.perf_counter() - t0:.0f} s", flush=True)
         tiles = tile_list(city["bounds"], args.requests)
-        servers.append(start_server(["gridplanner.api.app:create_app", "--factory"], {"DATABASE_URL": url}, OURS_PORT))
+        key = read_key()
+        # The per-key rate limit off, as in bench_load: it would refuse the warm pass, and measure the limiter.
+        servers.append(start_server(["gridplanner.api.app:create_app", "--factory"], {"DATABASE_URL": url, "GRIDPLANNER_RATE_LIMIT_PER_SECOND": "0"}, OURS_PORT))
         servers.append(start_server(["tipg.main:app"], {"DATABASE_URL": url, "TIPG_DB_TABLES": '["public.grids"]', "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]'}, TIPG_PORT))
         ours = lambda z, x, y: f"http://127.0.0.1:{OURS_PORT}/api/v1/tiles/grids/{z}/{x}/{y}.pbf"
         tipg = lambda z, x, y: f"http://127.0.0.1:{TIPG_PORT}/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}"
@@ -185,12 +229,13 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             conn.execute("SELECT sum(ST_NPoints(geom)) FROM grids").fetchone()
         for url_of in (ours, tipg):
-            httpx.get(url_of(0, 0, 0), timeout=60)
+            httpx.get(url_of(0, 0, 0), timeout=60, headers=key)
         results = {}
-        for name, url_of in (("Gridplanner", ours), ("tipg", tipg)):
+        for (name, url_of), proc in zip((("Gridplanner", ours), ("tipg", tipg)), servers):
             for phase in ("cold", "warm"):
-                results[(name, phase)] = r = run_pass(url_of, tiles, args.clients)
-                print(f"{name:12s} {phase}: {r['rate']:7.1f} tiles/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  {r['kb']:.1f} KiB  errors {r['errors']}", flush=True)
+                results[(name, phase)] = r = run_pass(url_of, tiles, args.clients, proc.pid, url, key)
+                print(f"{name:12s} {phase}: {r['rate']:7.1f} tiles/s  p50 {r['p50']:6.1f} ms  p95 {r['p95']:6.1f} ms  {r['kb']:.1f} KiB  errors {r['errors']}"
+                      f"  CPU/tile: server {_ms(r['server_ms'])} ms, PostgreSQL {_ms(r['pg_ms'])} ms  (load {r['load']:.1f})", flush=True)
     finally:
         for proc in servers:
             proc.terminate()
@@ -206,7 +251,7 @@ def main() -> None:
     import tipg
 
     rows = "\n".join(
-        f"| {name} | {phase} | {r['rate']:,.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {r['kb']:.1f} | {r['errors']} |"
+        f"| {name} | {phase} | {r['rate']:,.0f} | {r['p50']:.1f} | {r['p95']:.1f} | {_ms(r['server_ms'])} | {_ms(r['pg_ms'])} | {r['kb']:.1f} | {r['errors']} | {r['load']:.1f} |"
         for (name, phase), r in results.items()
     )
     body = f"""{SECTION}
@@ -215,11 +260,11 @@ def main() -> None:
 
 Generated city: {city['communities']:,} communities cut into {city['grids']:,} grids (Voronoi cells, {city['vertices']:.0f} vertices on average), one published plan. {len(tiles)} distinct tiles over z12–z16 (equal shares per zoom) inside the city, fetched by {args.clients} concurrent clients over HTTP on 127.0.0.1, each server one uvicorn worker on the same PostGIS.
 
-| server | pass | tiles/s | p50 (ms) | p95 (ms) | mean tile (KiB) | errors |
-|---|---|---:|---:|---:|---:|---:|
+| server | pass | tiles/s | p50 (ms) | p95 (ms) | server CPU (ms/tile) | PostgreSQL CPU (ms/tile) | mean tile (KiB) | errors | load avg |
+|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
-Gridplanner: `/api/v1/tiles/grids/{{z}}/{{x}}/{{y}}.pbf` (the grids layer with size status from the plan's rule, per-vertex snapping to the tile grid, in-process cache with ETags; cold = empty cache). tipg: `/collections/public.grids/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}` on the same table (ST_AsMVTGeom, no tile cache: its warm pass only has PostgreSQL's buffers warm). Target: at least tipg's throughput, p95 under 50 ms warm.
+Gridplanner: `/api/v1/tiles/grids/{{z}}/{{x}}/{{y}}.pbf` (the grids layer with size status from the plan's rule, per-vertex snapping to the tile grid, in-process cache with ETags; cold = empty cache; every request carries an API key of scope `read`, which tipg is sent too and ignores; the per-key rate limit off). tipg: `/collections/public.grids/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}` on the same table (ST_AsMVTGeom, no tile cache: its warm pass only has PostgreSQL's buffers warm). Target: at least tipg's throughput, p95 under 50 ms warm. CPU per tile: the server process and the PostgreSQL backends serving it (from /proc), which the load of other processes inflates less than wall time; load avg: the 1-minute load average, the highest seen at the start or end of the pass.
 """
     print(body)
     if not args.no_doc:
