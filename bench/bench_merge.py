@@ -1,6 +1,6 @@
 """多网合一 benchmark: the merge engine vs a plain PostGIS overlay, on the sample district and a generated city.
 
-    .venv/bin/python -m bench.bench_merge [--city-communities 1000] [--city-polygons 10000] [--layers 5]
+    .venv/bin/python -m bench.bench_merge [--city-communities 1000] [--city-polygons 10000] [--layers 5] [--no-postgis] [--no-docs]
 
 The PostGIS side nodes every ring (communities and all department grids) with ST_Union, builds faces with
 ST_Polygonize, gives each face the community and base-department grid holding its ST_PointOnSurface and
@@ -9,7 +9,7 @@ by the same checks (in Python, shapely/GEOS): coverage validity, one polygon per
 50 m² or thinner than 3 m), and crosswalk completeness (each department grid's area inside the communities,
 accounted for within 0.1%). The database: ``DATABASE_URL`` if set, else the embedded cluster
 (``gridplanner db start``); a database ``bench_merge`` is created there for the run.
-The Markdown table replaces the "多网合一 / merge" section of docs/benchmarks.md.
+The Markdown table replaces the "多网合一 / merge" section of docs/benchmarks.md (unless ``--no-docs``).
 """
 
 from __future__ import annotations
@@ -237,6 +237,7 @@ def main() -> None:
     ap.add_argument("--city-polygons", type=int, default=10_000, help="polygons per department layer")
     ap.add_argument("--layers", type=int, default=5)
     ap.add_argument("--no-postgis", action="store_true", help="run the engine only")
+    ap.add_argument("--no-docs", action="store_true", help="print the table without writing docs/benchmarks.md")
     args = ap.parse_args()
 
     load_at_start = os.getloadavg()
@@ -283,7 +284,8 @@ def main() -> None:
         "Crosswalk: department grids whose area inside the communities is not accounted for within 0.1% "
         "(PostGIS: by the faces whose point-on-surface lies in the grid).\n"
     )
-    write_section(text)
+    if not args.no_docs:
+        write_section(text)
     print(text)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import shapely
 
 from gridplanner.merging.geometry import (
+    chunked,
     merged,
     DUST_M2,
     approx_width,
@@ -31,29 +32,80 @@ class Pieces:
     uncovered: list = field(default_factory=list)  # polygons no department covered (before sliver absorption)
 
 
-def assemble(community, base: tuple[np.ndarray, list[str]], fills: list[tuple[np.ndarray, list[str]]], gap_width: float) -> Pieces:
-    """Cover ``community`` with the base pieces, then each fill layer's pieces where still bare, then gaps.
+@dataclass
+class Cover:
+    """How the layers, base first, cover all communities before cleaning (see :func:`cover_in_order`)."""
 
-    ``base`` and ``fills`` hold pieces already clipped to the community. Overlaps between pieces and
-    near-miss edges are settled by GEOS's coverage cleaner (overlaps go to the neighbour with the longest
-    shared border; gaps narrower than ``gap_width`` are closed the same way).
+    geoms: np.ndarray  # the pieces used, grouped by community, then in layer order, then in clip order
+    community: np.ndarray  # community of each piece
+    layer: np.ndarray  # position in the layer order of each piece
+    row: np.ndarray  # clip row of each piece (in its layer's clip)
+    bare: np.ndarray  # per community: the part no layer covers
+    department_gaps: list[np.ndarray]  # per layer, per community: the part that layer leaves bare
+
+    def of(self, c: int) -> slice:
+        """The rows of community ``c``'s pieces."""
+        lo, hi = np.searchsorted(self.community, [c, c + 1])
+        return slice(int(lo), int(hi))
+
+
+def cover_in_order(communities: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]], map=map) -> Cover:
+    """Cover each community with the first layer's pieces, then each next layer's pieces where still bare.
+
+    ``layers``: per layer, its pieces already clipped to the communities and the community of each. Every
+    step is one array operation over all communities (GEOS releases the GIL for the whole of it); per
+    community it is the same as walking the layers one by one and stopping once nothing is left bare.
+    ``map`` runs the layers' own unions (independent of each other), e.g. a thread pool's.
     """
-    geoms: list = []
-    labels: list[str] = []
-    bare = community
-    for layer_geoms, layer_labels in [base, *fills]:
-        if shapely.area(bare) <= DUST_M2:
-            break
-        pieces = polygonal(shapely.intersection(np.asarray(layer_geoms, dtype=object), bare)) if geoms else layer_geoms
-        keep = np.flatnonzero(shapely.area(pieces) > DUST_M2)
-        if len(keep) == 0:
-            continue
-        geoms += list(pieces[keep])
-        labels += [layer_labels[i] for i in keep]
-        bare = shapely.difference(bare, shapely.union_all(pieces[keep]))
+    n = len(communities)
+    bare = np.asarray(communities, dtype=object).copy()
+    started = np.zeros(n, dtype=bool)  # a community that already has pieces: later pieces are cut to what is bare
+    out_geoms, out_comm, out_layer, out_row = [], [], [], []
+    unions = list(map(lambda layer: union_by(layer[0], layer[1], n), layers))  # one layer per task
+    gaps = list(map(lambda union: shapely.difference(communities, union), unions))
+    for k, ((geoms, comm), union) in enumerate(zip(layers, unions)):
+        rows = np.flatnonzero((shapely.area(bare) > DUST_M2)[comm])
+        rows = rows[np.argsort(comm[rows], kind="stable")]
+        pieces = geoms[rows].copy()
+        cut = np.flatnonzero(started[comm[rows]])
+        pieces[cut] = polygonal(chunked(map, shapely.intersection, pieces[cut], bare[comm[rows[cut]]]))
+        keep = shapely.area(pieces) > DUST_M2
+        rows, pieces = rows[keep], pieces[keep]
+        took = np.unique(comm[rows])
+        if k == 0:
+            bare[took] = gaps[k][took]
+        else:
+            bare[took] = chunked(map, shapely.difference, bare[took], union_by(pieces, comm[rows], n, map)[took])
+        started[took] = True
+        out_geoms.append(pieces)
+        out_comm.append(comm[rows])
+        out_layer.append(np.full(len(rows), k))
+        out_row.append(rows)
+    comm_all, layer_all = np.concatenate(out_comm), np.concatenate(out_layer)
+    order = np.lexsort((np.arange(len(comm_all)), layer_all, comm_all))  # clip order kept within a layer
+    return Cover(np.concatenate(out_geoms)[order], comm_all[order], layer_all[order], np.concatenate(out_row)[order], bare, gaps)
+
+
+def union_by(geoms: np.ndarray, group: np.ndarray, n: int, map=None) -> np.ndarray:
+    """The union of ``geoms`` per group 0..n-1 (an empty collection for a group with none): one GEOS call, or
+    ``map``'s chunks of groups."""
+    counts = np.bincount(group, minlength=n)
+    table = np.full((n, max(int(counts.max()) if len(group) else 0, 1)), None, dtype=object)
+    order = np.argsort(group, kind="stable")
+    table[group[order], np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)] = geoms[order]
+    if map is None:
+        return shapely.union_all(table, axis=1)
+    return chunked(map, lambda rows: shapely.union_all(rows, axis=1), table)
+
+
+def assemble(community, geoms: np.ndarray, labels: list[str], bare, gap_width: float) -> Pieces:
+    """One community's pieces (from :func:`cover_in_order`) and its bare part as ``gap`` pieces, made a clean
+    coverage: overlaps between pieces and near-miss edges are settled by GEOS's coverage cleaner (overlaps go
+    to the neighbour with the longest shared border; gaps narrower than ``gap_width`` are closed the same way).
+    """
     gaps, _ = polygon_parts(np.array([bare], dtype=object))
-    geoms += list(gaps)
-    labels += [GAP] * len(gaps)
+    geoms = [*geoms, *gaps]
+    labels = [*labels, *[GAP] * len(gaps)]
     cleaned = clean_coverage(np.array(geoms, dtype=object), gap_width=gap_width, expected_area=shapely.area(community))
     parts, index = polygon_parts(cleaned)
     return Pieces(list(parts), [labels[i] for i in index], list(gaps))

@@ -119,22 +119,21 @@ def merge_layers(
     bld, bld_table = _buildings(buildings, crs)
     rule = rules or SizeRule()
     bld_comm = containing_index(bld.points(), comm_geoms) if bld is not None else None
-    groups = {n: _by_community(clips[n].community, len(comm_geoms)) for n in prepared}
     order = [base_name, *fill_order]
+    cover = asm.cover_in_order(comm_geoms, [(clips[n].geoms, clips[n].community) for n in order], map=pool.map)
+    dept_gaps = _department_gaps(cover, order, codes, sliver_area_m2, sliver_width_m)
 
     def one(c: int) -> dict:
-        layer_pieces = []
-        for name in order:
-            rows = groups[name][c]
-            layer_pieces.append((clips[name].geoms[rows], [prepared[name].label(i) for i in clips[name].grid[rows]]))
+        rows = cover.of(c)
+        labels = [prepared[order[k]].label(clips[order[k]].grid[r]) for k, r in zip(cover.layer[rows], cover.row[rows])]
         here = bld.subset(bld_comm == c) if bld is not None else None
-        return _merge_community(comm_geoms[c], codes[c], order, layer_pieces, here, rule, sliver_area_m2, sliver_width_m)
+        return _merge_community(comm_geoms[c], codes[c], cover.geoms[rows], labels, cover.bare[c], here, rule,
+                                sliver_area_m2, sliver_width_m)
 
     out_geoms, out_labels, out_comm = [], [], []
-    uncovered, dept_gaps, slivers, merges, splits = [], [], [], [], []
+    uncovered, slivers, merges, splits = [], [], [], []
     moved_buildings = 0
     for c, done in enumerate(pool.map(one, range(len(comm_geoms)))):
-        dept_gaps += done["department_gaps"]
         uncovered += done["uncovered"]
         slivers += done["slivers"]
         merges += done["merges"]
@@ -191,13 +190,10 @@ def merge_layers(
     return MergeResult(result_grids, crosswalk, report)
 
 
-def _merge_community(community, code: str, names: list[str], layer_pieces: list, buildings: sizing.Buildings | None,
+def _merge_community(community, code: str, geoms: np.ndarray, labels: list[str], bare, buildings: sizing.Buildings | None,
                      rule: SizeRule, min_area: float, min_width: float) -> dict:
     """One community's unified grids (before oversized ones are split) and what was found on the way."""
-    gaps = []
-    for name, (geoms, _) in zip(names, layer_pieces):
-        gaps += [{"department": name, **g} for g in _gaps(community, geoms, code, min_area, min_width)]
-    pieces = asm.assemble(community, layer_pieces[0], layer_pieces[1:], min_width)
+    pieces = asm.assemble(community, geoms, labels, bare, min_width)
     uncovered = [{"community_code": code, "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)}
                  for g in pieces.uncovered if not asm.is_sliver([g], min_area, min_width)[0]]
     slivers = asm.absorb_slivers(pieces, min_area, min_width)
@@ -206,8 +202,21 @@ def _merge_community(community, code: str, names: list[str], layer_pieces: list,
         moved = sizing.keep_buildings_whole(pieces, community, buildings)
         slivers += asm.absorb_slivers(pieces, min_area, min_width)
         merges = sizing.merge_undersized(pieces, buildings, rule)
-    return {"pieces": pieces, "department_gaps": gaps, "uncovered": uncovered, "slivers": tag(slivers, code),
-            "merges": tag(merges, code), "moved_buildings": moved}
+    return {"pieces": pieces, "uncovered": uncovered, "slivers": tag(slivers, code), "merges": tag(merges, code),
+            "moved_buildings": moved}
+
+
+def _department_gaps(cover: asm.Cover, names: list[str], codes: np.ndarray, min_area: float, min_width: float) -> list[dict]:
+    """Parts of each community that each department leaves bare, slivers left out; by community, then layer."""
+    found = []
+    for k, name in enumerate(names):
+        parts, comm = polygon_parts(cover.department_gaps[k])
+        big = np.flatnonzero(~asm.is_sliver(parts, min_area, min_width))
+        found += [(int(comm[i]), k, j, name, parts[i]) for j, i in enumerate(big)]
+    found.sort(key=lambda f: f[:3])
+    points = shapely.point_on_surface(np.array([f[4] for f in found], dtype=object)) if found else []
+    return [{"department": f[3], "community_code": codes[f[0]], "area_m2": float(shapely.area(f[4])), "point": p}
+            for f, p in zip(found, points)]
 
 
 def _buildings(gdf, crs: CRS) -> tuple[sizing.Buildings | None, gpd.GeoDataFrame | None]:
@@ -282,20 +291,6 @@ def _reclean(grids, grid_comm, labels, codes, min_area, min_width):
 
 def _split_label(label: str) -> str:
     return label if label.startswith("split of ") else f"split of {label}"
-
-
-def _by_community(community: np.ndarray, n: int) -> list[np.ndarray]:
-    order = np.argsort(community, kind="stable")
-    bounds = np.searchsorted(community[order], np.arange(n + 1))
-    return [order[bounds[i] : bounds[i + 1]] for i in range(n)]
-
-
-def _gaps(community, geoms, code: str, min_area: float, min_width: float) -> list[dict]:
-    """Parts of ``community`` that ``geoms`` leave bare, slivers left out."""
-    bare = shapely.difference(community, shapely.union_all(geoms)) if len(geoms) else community
-    parts, _ = polygon_parts(np.array([bare], dtype=object))
-    big = parts[~asm.is_sliver(parts, min_area, min_width)] if len(parts) else parts
-    return [{"community_code": code, "area_m2": float(shapely.area(g)), "point": shapely.point_on_surface(g)} for g in big]
 
 
 def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:

@@ -9,6 +9,17 @@ import shapely
 DUST_M2 = 1e-4
 
 
+def chunked(map, fn, *arrays, parts: int = 2) -> np.ndarray:
+    """``fn(*arrays)`` for an element-wise ``fn``, run as ``parts`` contiguous chunks through ``map`` (a thread
+    pool's: GEOS releases the GIL, so the chunks run on separate cores) and joined in order."""
+    n = len(arrays[0])
+    if n < 2 * parts:
+        return fn(*arrays)
+    bounds = np.linspace(0, n, parts + 1).astype(int)
+    pieces = list(map(lambda k: fn(*(a[bounds[k] : bounds[k + 1]] for a in arrays)), range(parts)))
+    return np.concatenate(pieces)
+
+
 def polygon_parts(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The single polygons inside ``geoms`` (collections and multi-polygons opened) and the input index of each."""
     parts, index = shapely.get_parts(np.asarray(geoms, dtype=object), return_index=True)

@@ -57,13 +57,15 @@ def prepare_layer(name: str, gdf: gpd.GeoDataFrame, id_field: str | None, crs: C
 def overlaps_within(layer: Layer, min_area_m2: float = 0.01) -> list[dict]:
     """Pairs of grids of one layer whose interiors overlap, with the overlapping area."""
     tree = shapely.STRtree(layer.geoms)
-    # Interiors meet when the grids overlap or one holds the other; touching neighbours are left out cheaply.
-    a1, b1 = tree.query(layer.geoms, predicate="overlaps")
-    a2, b2 = tree.query(layer.geoms, predicate="contains")
-    a, b = np.r_[a1, a2, b2], np.r_[b1, b2, a2]
-    pairs = np.unique(np.c_[np.minimum(a, b), np.maximum(a, b)], axis=0)
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    a, b = pairs[:, 0], pairs[:, 1]
+    a, b = tree.query(layer.geoms, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    # Interiors meet when the grids overlap or one holds the other; touching neighbours are left out by one
+    # relate each (cheaper than the tree's prepared "overlaps" and "contains" queries).
+    inner = shapely.relate_pattern(layer.geoms[a], layer.geoms[b], "T********")
+    a, b = a[inner], b[inner]
     areas = shapely.area(shapely.intersection(layer.geoms[a], layer.geoms[b]))
     hit = areas > min_area_m2
     return [
@@ -104,17 +106,21 @@ def crossing_report(layer: Layer, clip: Clip, codes: np.ndarray, min_area_m2: fl
     """Grids lying in several communities, and grids reaching outside every community (by more than dust)."""
     areas = shapely.area(clip.geoms)
     big = areas >= min_area_m2
-    crossing = []
     counts = np.bincount(clip.grid[big], minlength=len(layer.geoms))
-    for i in np.flatnonzero(counts > 1):
-        sel = (clip.grid == i) & big
-        crossing.append(
-            {
-                "department": layer.name,
-                "department_grid_id": str(layer.ids[i]),
-                "communities": {str(codes[c]): round(float(a), 1) for c, a in zip(clip.community[sel], areas[sel])},
-            }
-        )
+    # The big pieces of grids in several communities, grouped by grid (stable: in clip order within a grid).
+    rows = np.flatnonzero(big & (counts[clip.grid] > 1))
+    rows = rows[np.argsort(clip.grid[rows], kind="stable")]
+    starts = np.flatnonzero(np.r_[True, clip.grid[rows][1:] != clip.grid[rows][:-1]]) if len(rows) else rows
+    ends = np.r_[starts[1:], len(rows)]
+    names = codes[clip.community[rows]].astype(str).tolist()
+    crossing = [
+        {
+            "department": layer.name,
+            "department_grid_id": str(layer.ids[clip.grid[rows[s]]]),
+            "communities": {names[k]: round(float(areas[rows[k]]), 1) for k in range(s, e)},
+        }
+        for s, e in zip(starts, ends)
+    ]
     outside_area = clip.full_area - clip.clipped_area
     outside = [
         {"department": layer.name, "department_grid_id": str(layer.ids[i]), "area_outside_m2": round(float(outside_area[i]), 1)}

@@ -29,6 +29,9 @@ def split_oversized(grids: np.ndarray, households: np.ndarray, point_grid: np.nd
     out = plan.grids.to_crs(crs)
     key = out["community_code"].astype(int).to_numpy()
     geoms = out.geometry.values.to_numpy()
+    # A grid with a near-zero-width spike, valid in lon/lat, can come back with a tiny self-crossing loop.
+    bad = np.flatnonzero(~shapely.is_valid(geoms))
+    geoms[bad] = shapely.make_valid(geoms[bad])
     # The engine works in lon/lat: trim the round trip's rounding that pokes out of the piece (the community's
     # coverage clean closes what falls short).
     geoms = polygonal(shapely.intersection(geoms, grids[key]))
