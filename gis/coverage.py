@@ -36,14 +36,20 @@ def polygon_faces(region, lines=None) -> np.ndarray:
     faces = shapely.get_parts(shapely.polygonize(edges))
     if len(faces) == 0:
         return faces
-    inside = shapely.contains(region, interior_points(faces))
-    # A face with no point found strictly inside it (a near-zero-area sliver from nearly coincident lines) is
-    # judged by area: dropping one that lies in the region would leave a gap.
-    unsure = np.flatnonzero(~inside)
+    inside = shapely.contains(region, shapely.point_on_surface(faces))
+    # point_on_surface can land on the outline of a face with a thin spike (nearly coincident lines make
+    # one); dropping such a face as outside would leave a gap. Faces that fail the test are looked at again
+    # with a point strictly inside them, then by area. Rounding slivers (negligible area) are left as they are.
+    unsure = np.flatnonzero(~inside & (shapely.area(faces) > _SLIVER * shapely.area(region)))
     if len(unsure):
-        share = shapely.area(shapely.intersection(faces[unsure], region)) / np.maximum(shapely.area(faces[unsure]), 1e-300)
-        inside[unsure] = share > 0.5
+        again = shapely.contains(region, interior_points(faces[unsure]))
+        share = shapely.area(shapely.intersection(faces[unsure], region)) / shapely.area(faces[unsure])
+        inside[unsure] = again | (share > 0.5)
     return faces[inside]
+
+
+# Faces smaller than this share of the region are rounding slivers (1 cm² in a km²).
+_SLIVER = 1e-10
 
 
 def interior_points(polygons) -> np.ndarray:
