@@ -84,9 +84,11 @@ def bisection_cuts(piece, members: np.ndarray, buildings: Buildings, frame: Loca
     return bisect(piece, members, buildings, frame, rule)[0]
 
 
-def bisect(piece, members: np.ndarray, buildings: Buildings, frame: LocalFrame, rule: SizeRule, k: int | None = None):
+def bisect(piece, members: np.ndarray, buildings: Buildings, frame: LocalFrame, rule: SizeRule, k: int | None = None,
+           whole_sides: bool = False):
     """Like :func:`bisection_cuts`, also returning the final parts (polygons) in a list; ``k`` forces the
-    number of parts wanted at the first step."""
+    number of parts wanted at the first step. ``whole_sides``: prefer cuts leaving each side in one piece
+    (for parts that must become grids as they are; cells that are grouped later need not)."""
     cuts: list = []
     leaves: list = []
     stack = [(piece, np.asarray(members, dtype=np.intp), k)]
@@ -96,7 +98,7 @@ def bisect(piece, members: np.ndarray, buildings: Buildings, frame: LocalFrame, 
         k_here = want if want is not None else rule.grid_count(total)
         split = None
         if k_here > 1 and len(idx) > 1:
-            split = _best_split(area, idx, buildings, frame, rule, k_here, total)
+            split = _best_split(area, idx, buildings, frame, rule, k_here, total, whole_sides)
         if split is None:
             leaves.append(area)
             continue
@@ -107,20 +109,53 @@ def bisect(piece, members: np.ndarray, buildings: Buildings, frame: LocalFrame, 
     return cuts, leaves
 
 
-def _best_split(area, idx, buildings: Buildings, frame: LocalFrame, rule: SizeRule, k: int, total: int):
+def _best_split(area, idx, buildings: Buildings, frame: LocalFrame, rule: SizeRule, k: int, total: int,
+                whole_sides: bool = False):
     local = shapely.transform(area, frame.to_local)
     long_axis = _long_axis(local)
-    best = None
+    candidates = []
     # Across the long axis first (compact parts); other directions only when they balance clearly better.
     for turn, penalty in _DIRECTIONS:
         c, s_ = np.cos(turn), np.sin(turn)
         axis = np.array([long_axis[0] * c - long_axis[1] * s_, long_axis[0] * s_ + long_axis[1] * c])
-        found = _split_along(axis, idx, buildings, rule, k, total)
-        if found is not None and (best is None or found[0] + penalty < best[0]):
-            best = (found[0] + penalty, axis, *found[1:])
-    if best is None:
+        for score, position, order, j in _split_along(axis, idx, buildings, rule, k, total):
+            candidates.append((score + penalty, len(candidates), axis, position, order, j))
+    if not candidates:
         return None
-    _, axis, position, order, j = best
+    candidates.sort(key=lambda c: (c[0], c[1]))
+    if not whole_sides:
+        _, _, axis, position, order, j = candidates[0]
+        return _cut(area, local, idx, frame, axis, position, order, j)
+    # A straight cut across a concave area can leave a side in pieces, each holding buildings; such a side
+    # cannot be one grid and its pieces end up as small grids. The best cut that keeps each side in one piece
+    # wins; failing that, the best cut.
+    pts = frame.to_lonlat(buildings.points[idx])
+    whole = max(_pieces_holding(area, pts), 1)
+    first = None
+    for _, _, axis, position, order, j in candidates[:_CANDIDATES_CHECKED]:
+        split = _cut(area, local, idx, frame, axis, position, order, j)
+        if first is None:
+            first = split
+        left_pts, right_pts = pts[np.asarray(order)[: j + 1]], pts[np.asarray(order)[j + 1:]]
+        if _pieces_holding(split[1], left_pts) + _pieces_holding(split[2], right_pts) <= whole + 1:
+            return split
+    return first
+
+
+# How many of the best-scoring cuts are tried for sides that stay in one piece.
+_CANDIDATES_CHECKED = 8
+
+
+def _pieces_holding(polygon, xy: np.ndarray) -> int:
+    """How many parts of ``polygon`` hold at least one of the points ``xy`` (lon/lat)."""
+    parts = shapely.get_parts(polygon)
+    if len(parts) <= 1:
+        return len(parts)
+    return int(sum(bool(shapely.intersects_xy(p, xy[:, 0], xy[:, 1]).any()) for p in parts))
+
+
+def _cut(area, local, idx, frame: LocalFrame, axis, position, order, j):
+    """The cut line at ``position`` along ``axis`` and the two sides of ``area`` with their buildings."""
     normal = np.array([-axis[1], axis[0]])
     xy = shapely.get_coordinates(local)
     s = xy @ normal
@@ -151,8 +186,9 @@ def _best_split(area, idx, buildings: Buildings, frame: LocalFrame, rule: SizeRu
 _OVERSHOOT = 1e-7
 
 
-def _split_along(axis, idx, buildings: Buildings, rule: SizeRule, k: int, total: int):
-    """Best cut across ``axis``: (score, position, order of buildings along it, last index on the left)."""
+def _split_along(axis, idx, buildings: Buildings, rule: SizeRule, k: int, total: int, best: int = 3) -> list:
+    """The ``best`` cuts across ``axis``, best first: (score, position, order of buildings along it, last
+    index on the left) each."""
     t = buildings.points[idx] @ axis
     proj = buildings.corners[idx] @ axis
     lo, hi = proj.min(axis=1), proj.max(axis=1)
@@ -169,17 +205,21 @@ def _split_along(axis, idx, buildings: Buildings, rule: SizeRule, k: int, total:
     gap = before_max < after_min
     separable = t[1:] > t[:-1]
     if not separable.any():
-        return None
+        return []
     lo_b, hi_b = rule.min_households, rule.max_households
     feasible = (left >= k1 * lo_b) & (left <= k1 * hi_b) & (right >= k2 * lo_b) & (right <= k2 * hi_b)
     score = np.abs(left - target) / max(total, 1) + _CROSSING_PENALTY * ~gap + _INFEASIBLE_PENALTY * ~feasible
     score[~separable] = np.inf
-    j = int(np.argmin(score))
-    position = (before_max[j] + after_min[j]) / 2 if gap[j] else (t[j] + t[j + 1]) / 2
-    # Keep the cut strictly between the two representative points, or they would land on the wrong side.
-    if not t[j] < position < t[j + 1]:
-        position = (t[j] + t[j + 1]) / 2
-    return float(score[j]), position, order, j
+    out = []
+    for j in np.argsort(score, kind="stable")[:best].tolist():
+        if not np.isfinite(score[j]):
+            break
+        position = (before_max[j] + after_min[j]) / 2 if gap[j] else (t[j] + t[j + 1]) / 2
+        # Keep the cut strictly between the two representative points, or they would land on the wrong side.
+        if not t[j] < position < t[j + 1]:
+            position = (t[j] + t[j + 1]) / 2
+        out.append((float(score[j]), position, order, j))
+    return out
 
 
 def _overshoot(cut, frame: LocalFrame):

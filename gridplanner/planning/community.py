@@ -193,7 +193,8 @@ def _redraw(pair, region, data, rule, frame, blds, base_lines, cuts, cells, cell
     """Two neighbouring grids redrawn by bisecting their union; the whole community's new state, or None."""
     mask = np.isin(labels, pair)
     union = shapely.coverage_union_all(cells[mask])
-    new_cuts, leaves = bisect(union, np.flatnonzero(mask[bld_face]), blds, frame, rule)
+    # The parts become grids as they are: a side left in pieces would only make small grids.
+    new_cuts, leaves = bisect(union, np.flatnonzero(mask[bld_face]), blds, frame, rule, whole_sides=True)
     if not new_cuts:
         return None
     leaves = np.array(leaves, dtype=object)
@@ -210,6 +211,30 @@ def _redraw(pair, region, data, rule, frame, blds, base_lines, cuts, cells, cell
     new_hh = np.bincount(new_face, weights=data.households, minlength=len(new_cells))
     new_labels = merge_small_cells(new_hh, *edges, new_ded < 0, rule, new_labels)
     return new_cells, new_ded, cuts + new_cuts, new_labels, new_hh, new_face, edges
+
+
+def _length_on_lines(cells, pi, pj, lines) -> np.ndarray:
+    """Per neighbouring pair, the length of their shared boundary that follows one of ``lines`` (the cells
+    were noded with them, so such edges coincide with the lines up to rounding)."""
+    out = np.zeros(len(pi))
+    if len(pi) == 0 or len(lines) == 0:
+        return out
+    shared = shapely.intersection(shapely.boundary(cells[pi]), shapely.boundary(cells[pj]))
+    parts, owner = shapely.get_parts(shared, return_index=True)
+    is_line = shapely.get_dimensions(parts) == 1
+    parts, owner = parts[is_line], owner[is_line]
+    if len(parts) == 0:
+        return out
+    mids = shapely.line_interpolate_point(parts, 0.5, normalized=True)
+    near, _ = STRtree(lines).query(mids, predicate="dwithin", distance=_ON_LINE)
+    hit = np.zeros(len(parts), dtype=bool)
+    hit[near] = True
+    np.add.at(out, owner[hit], shapely.length(parts[hit]))
+    return out
+
+
+# Degrees (~1 mm): an edge noded from a line lies on it up to rounding.
+_ON_LINE = 1e-8
 
 
 def _connected_labels(labels, pi, pj) -> np.ndarray:
@@ -311,7 +336,8 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
         mine = np.flatnonzero(cell_ded == d)
         initial[mine] = mine.min()
     pi, pj, length = shared_edges(cells)
-    labels = merge_small_cells(cell_hh, pi, pj, length, cell_ded < 0, rule, initial)
+    labels = merge_small_cells(cell_hh, pi, pj, length, cell_ded < 0, rule, initial,
+                               on_lines=_length_on_lines(cells, pi, pj, data.lines))
 
     # A small grid whose neighbours are all too full to take it: redraw it together with a neighbour as
     # two or more grids (bisection of their union), keeping the redraw only when it leaves more grids in bounds.

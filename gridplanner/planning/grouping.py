@@ -8,6 +8,9 @@ import numpy as np
 
 from gridplanner.planning.rules import SizeRule
 
+#: How much a length of shared boundary lying on a road or river counts when choosing whom to join.
+ROAD_WEIGHT = 0.25
+
 
 def merge_small_cells(
     households: np.ndarray,
@@ -17,6 +20,7 @@ def merge_small_cells(
     mergeable: np.ndarray,
     rule: SizeRule,
     initial: np.ndarray | None = None,
+    on_lines: np.ndarray | None = None,
 ) -> np.ndarray:
     """A group label per cell: cells below the minimum join neighbours, the smallest first.
 
@@ -24,7 +28,9 @@ def merge_small_cells(
     ``mergeable`` marks cells that may be grouped at all (dedicated areas are not). ``initial`` gives
     starting groups (default: each cell alone). A group without households joins the neighbour it shares
     most boundary with; one with households joins, among neighbours that keep the sum within the maximum,
-    the one it shares most boundary with. Ties go to the lower label, so the result depends only on the input.
+    the one it shares most boundary with. ``on_lines`` (per pair) is the part of the shared boundary lying
+    on roads or rivers: it counts only ``ROAD_WEIGHT`` as much, so that grids keep roads as boundaries and
+    join across cuts instead. Ties go to the lower label, so the result depends only on the input.
     """
     n = len(households)
     label = np.arange(n) if initial is None else np.asarray(initial).copy()
@@ -34,6 +40,8 @@ def merge_small_cells(
     size = {g: int(households[cells].sum()) for g, cells in groups.items()}
     open_ = {g: bool(mergeable[cells[0]]) for g, cells in groups.items()}
     adj: dict[int, dict[int, float]] = {g: {} for g in groups}
+    if on_lines is not None:
+        shared = np.asarray(shared, dtype=float) - (1 - ROAD_WEIGHT) * np.asarray(on_lines, dtype=float)
     for a, b, length in zip(pair_i, pair_j, shared):
         ga, gb = int(label[a]), int(label[b])
         if ga == gb:
