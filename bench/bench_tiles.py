@@ -39,6 +39,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Tiles"
 DB_NAME = "bench_tiles"
 OURS_PORT, TIPG_PORT = 8731, 8732
+TIPG_QUERY = "geom-column=geom&properties=id,plan_id,code,name,type,dedicated_kind,community_code,households,population,area_m2,building_count,source"
 
 
 def voronoi_grids(communities: gpd.GeoDataFrame, per_community: int, seed: int = 3) -> gpd.GeoDataFrame:
@@ -223,7 +224,8 @@ def main() -> None:
         servers.append(start_server(["gridplanner.api.app:create_app", "--factory"], {"DATABASE_URL": url, "GRIDPLANNER_RATE_LIMIT_PER_SECOND": "0"}, OURS_PORT))
         servers.append(start_server(["tipg.main:app"], {"DATABASE_URL": url, "TIPG_DB_TABLES": '["public.grids"]', "TIPG_DB_EXCLUDE_FUNCTION_SCHEMAS": '["public"]'}, TIPG_PORT))
         ours = lambda z, x, y: f"http://127.0.0.1:{OURS_PORT}/api/v1/tiles/grids/{z}/{x}/{y}.pbf"
-        tipg = lambda z, x, y: f"http://127.0.0.1:{TIPG_PORT}/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}"
+        # tipg draws the grids' own columns, not the stored EPSG:3857 copy and clearance kept for our tiles.
+        tipg = lambda z, x, y: f"http://127.0.0.1:{TIPG_PORT}/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}?{TIPG_QUERY}"
         # Same start for both: table and indexes in PostgreSQL's buffers, each server's pool open (on a tile
         # outside the list, so nothing measured is cached).
         with psycopg.connect(url) as conn:
@@ -264,7 +266,7 @@ Generated city: {city['communities']:,} communities cut into {city['grids']:,} g
 |---|---|---:|---:|---:|---:|---:|---:|---:|---:|
 {rows}
 
-Gridplanner: `/api/v1/tiles/grids/{{z}}/{{x}}/{{y}}.pbf` (the grids layer with size status from the plan's rule, per-vertex snapping to the tile grid, in-process cache with ETags; cold = empty cache; every request carries an API key of scope `read`, which tipg is sent too and ignores; the per-key rate limit off). tipg: `/collections/public.grids/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}` on the same table (ST_AsMVTGeom, no tile cache: its warm pass only has PostgreSQL's buffers warm). Target: at least tipg's throughput, p95 under 50 ms warm. CPU per tile: the server process and the PostgreSQL backends serving it (from /proc), which the load of other processes inflates less than wall time; load avg: the 1-minute load average, the highest seen at the start or end of the pass.
+Gridplanner: `/api/v1/tiles/grids/{{z}}/{{x}}/{{y}}.pbf` (the grids layer with size status from the plan's rule, per-vertex snapping to the tile grid, in-process cache with ETags; cold = empty cache; every request carries an API key of scope `read`, which tipg is sent too and ignores; the per-key rate limit off). tipg: `/collections/public.grids/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}?{TIPG_QUERY}` on the same table (the geometry and columns it drew before the table gained `geom_3857` and `clearance_3857`; ST_AsMVTGeom, no tile cache: its warm pass only has PostgreSQL's buffers warm). Target: at least tipg's throughput, p95 under 50 ms warm. CPU per tile: the server process and the PostgreSQL backends serving it (from /proc), which the load of other processes inflates less than wall time; load avg: the 1-minute load average, the highest seen at the start or end of the pass.
 """
     print(body)
     if not args.no_doc:
