@@ -1,6 +1,6 @@
 """Vector tile benchmark: Gridplanner's tile server side by side with tipg on the same PostGIS table.
 
-    .venv/bin/python -m bench.bench_tiles [--communities 1000] [--per-community 20] [--requests 600] [--clients 4]
+    .venv/bin/python -m bench.bench_tiles [--communities 1000] [--per-community 20] [--requests 600] [--clients 4] [--no-docs]
 
 A generated city (``generate_city``) of ``--communities`` communities, each cut into ``--per-community`` Voronoi
 cells (about 20,000 grids), is published as a plan in a database ``bench_tiles`` created next to the configured
@@ -8,8 +8,10 @@ one (``DATABASE_URL`` or the embedded cluster) and dropped at the end. Both serv
 127.0.0.1 (one worker each) against it: Gridplanner's ``/api/v1/tiles/grids/{z}/{x}/{y}.pbf`` and tipg's
 ``/collections/public.grids/tiles/WebMercatorQuad/{z}/{x}/{y}``. After one query reading the whole table into PostgreSQL's buffers and one
 request to each server, the same ``--requests`` tiles, drawn over z12–z16 inside the city, are fetched by ``--clients`` concurrent clients twice: cold (Gridplanner's cache empty, tipg
-has none) and warm (every tile asked for before). The Markdown table replaces the "Tiles" section of
-docs/benchmarks.md. Bounded: a fixed number of requests, each with a 60 s timeout; the servers are stopped.
+has none) and warm (every tile asked for before), with an API key of scope ``read``. Besides tiles/s and latency,
+each pass reports the CPU time per tile of the server process and of the PostgreSQL backends serving it (read
+from /proc: the server must be local), and the load average, since wall time on a shared machine says little.
+The Markdown table replaces the "Tiles" section of docs/benchmarks.md unless ``--no-docs`` is given. Bounded: a fixed number of requests, each with a 60 s timeout; the servers are stopped.
 """
 
 from __future__ import annotations
