@@ -224,9 +224,21 @@ def _overlaps(geoms: np.ndarray, prev_geoms: np.ndarray) -> tuple[np.ndarray, np
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0)
     tree = shapely.STRtree(prev_geoms)
     pairs = tree.query(geoms, predicate="intersects").T
-    inter = shapely.area(shapely.intersection(geoms[pairs[:, 0]], prev_geoms[pairs[:, 1]]))
+    # Projecting lon/lat grids can make a near-degenerate ring touch itself, and GEOS may then refuse the
+    # intersection (TopologyException): repair those few first.
+    a, b = _repaired(geoms[pairs[:, 0]]), _repaired(prev_geoms[pairs[:, 1]])
+    inter = shapely.area(shapely.intersection(a, b))
     keep = inter > 0
     return pairs[keep], inter[keep]
+
+
+def _repaired(geoms: np.ndarray) -> np.ndarray:
+    bad = ~shapely.is_valid(geoms)
+    if not bad.any():
+        return geoms
+    out = geoms.copy()
+    out[bad] = shapely.make_valid(geoms[bad])
+    return out
 
 
 def _used_sequences(rule: CodingRule, codes: Iterable[str]) -> dict[str, list[int]]:
