@@ -18,7 +18,7 @@ from gridplanner.auth import authorize, locking
 from gridplanner.api.routes import grids, health, plans, store_views
 from gridplanner.api.routes import collections, tiles
 from gridplanner.api.routes import incidents, staff
-from gridplanner.api.routes import edits
+from gridplanner.api.routes import dashboard, edits
 from gridplanner.api.routes import auth as auth_routes
 from gridplanner.settings import get_settings
 
@@ -62,6 +62,7 @@ def create_app() -> FastAPI:
     app.include_router(collections.router, prefix=API_PREFIX)
     app.include_router(staff.router, prefix=API_PREFIX)
     app.include_router(incidents.router, prefix=API_PREFIX)
+    app.include_router(dashboard.router, prefix=API_PREFIX)
     # Mounted last so it never shadows an API route; node_modules inside web/ serves the npm libraries locally.
     app.mount("/", StaticFiles(directory=get_settings().web_dir, html=True), name="web")
     return app

@@ -1,5 +1,5 @@
 """The planner workspace's edits of a draft: split, merge, reshape, move buildings, re-plan a community, undo and
-redo, live validation and the diff against the published plan.
+redo, live validation, the diff against the published plan and the buildings a planner picks to move.
 
 Every edit names the ``lock_version`` of the plan it read; a stale one gets 409 with the current version and
 nothing is written. A successful edit answers with the new ``lock_version``, the ids of the grids it changed or
@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from shapely.geometry import LineString
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -282,3 +282,66 @@ def diff_plan(plan_id: int, session: SessionDep) -> dict:
         return service.plan_diff(session, plan_id)
     except LookupError as exc:
         raise HTTPException(404, str(exc).strip("'\"")) from None
+
+
+BUILDINGS_LIMIT = 5000
+
+
+def _bbox(value: str) -> tuple[float, float, float, float]:
+    try:
+        w, s, e, n = (float(v) for v in value.split(","))
+    except ValueError:
+        raise HTTPException(422, f"bbox must be four numbers west,south,east,north; got {value!r}") from None
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        raise HTTPException(422, f"bbox {value!r} is not west,south,east,north in degrees (west <= east, south <= north)")
+    return w, s, e, n
+
+
+@router.get("/{plan_id}/buildings", responses={404: ERRORS[404], 422: ERRORS[422]}, response_description="GeoJSON FeatureCollection")
+def plan_buildings(
+    plan_id: int,
+    session: SessionDep,
+    bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)", examples=["120.10,30.26,120.12,30.28"])] = None,
+    grid: Annotated[int | None, Query(gt=0, description="only the buildings of this grid of the plan")] = None,
+    limit: Annotated[int, Query(ge=1, le=20_000)] = BUILDINGS_LIMIT,
+) -> dict:
+    """Buildings in a bbox or a grid, for picking the ones to move: each feature (id = building id) carries
+    ``households`` and ``grid_id``/``grid_code``, the plan's grid holding the building's representative point
+    (null: none). ``truncated`` says the limit cut the list."""
+    if bbox is None and grid is None:
+        raise HTTPException(422, "give bbox or grid")
+    if session.get(m.GridPlan, plan_id) is None:
+        raise HTTPException(404, f"no plan {plan_id}")
+    params: dict = {"p": plan_id, "lim": limit + 1}
+    where = []
+    if bbox is not None:
+        params.update(zip(("w", "s", "e", "n"), _bbox(bbox)))
+        where.append(f"b.geom && ST_MakeEnvelope(:w, :s, :e, :n, {m.SRID})")
+    if grid is not None:
+        if session.execute(select(m.Grid.id).where(m.Grid.id == grid, m.Grid.plan_id == plan_id)).first() is None:
+            raise HTTPException(404, f"no grid {grid} in plan {plan_id}")
+        params["grid"] = grid
+        where.append("EXISTS (SELECT 1 FROM grids h WHERE h.id = :grid AND h.geom && b.geom AND ST_Intersects(h.geom, ST_PointOnSurface(b.geom)))")
+    # The representative point decides the holder here (cheap, one grid per building); the move itself checks
+    # which grid holds most of each building.
+    # json_build_object rather than ST_AsGeoJSON(record, ..., id_column): that argument needs PostGIS 3.5.
+    features = session.execute(
+        text(
+            f"""SELECT COALESCE(json_agg(json_build_object('type', 'Feature', 'id', t.id,
+                          'properties', json_build_object('id', t.id, 'name', t.name, 'households', t.households,
+                                                          'community_code', t.community_code, 'grid_id', t.grid_id, 'grid_code', t.grid_code),
+                          'geometry', ST_AsGeoJSON(t.geom, 7, 0)::json) ORDER BY t.id), '[]'::json)
+                FROM (SELECT b.id, b.name, b.households, b.community_code, g.id AS grid_id, g.code AS grid_code, b.geom
+                      FROM buildings b
+                      LEFT JOIN LATERAL (SELECT g.id, g.code FROM grids g
+                                         WHERE g.plan_id = :p AND g.geom && b.geom AND ST_Intersects(g.geom, ST_PointOnSurface(b.geom))
+                                         ORDER BY g.id LIMIT 1) g ON TRUE
+                      WHERE {" AND ".join(where)}
+                      ORDER BY b.id LIMIT :lim) t"""
+        ),
+        params,
+    ).scalar_one()
+    fc = {"type": "FeatureCollection", "features": features}
+    fc["truncated"] = len(fc["features"]) > limit
+    fc["features"] = fc["features"][:limit]
+    return fc
