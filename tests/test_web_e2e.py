@@ -1,5 +1,6 @@
-"""The web app end to end in headless Chromium: log-in, the dashboard, split, merge, undo, reshape, a conflict
-between two planners and publishing, driven by tests/e2e/run.mjs (playwright-core from web/node_modules).
+"""The web app end to end in headless Chromium: log-in, the dashboard and its filters, split, merge, undo, reshape,
+moving buildings, re-planning a community, the English switch, a conflict between two planners and publishing
+(with a conflict of its own), driven by tests/e2e/run.mjs (playwright-core from web/node_modules).
 
 The server runs as its own process on a free 127.0.0.1 port against the test database, seeded with the sample
 district (planned, published, staff and incidents) and one account per role. Screenshots are kept in
@@ -82,10 +83,10 @@ def server(committed_db, test_database_url):
 def test_web_app_end_to_end(server):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "BASE": server, "ARTIFACTS": str(ARTIFACTS), "PASSWORD": PASSWORD}
-    run = subprocess.run(["node", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    run = subprocess.run(["node", str(SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     output = run.stdout + run.stderr
     (ARTIFACTS / "run.log").write_text(output, encoding="utf-8")
     assert run.returncode == 0, f"browser tests failed (screenshots in {ARTIFACTS}):\n{output}"
     # Every step ran (none skipped): the server has accounts and the editing API.
-    for step in ("login", "dashboard", "split", "merge", "undo", "reshape", "conflict", "publish"):
+    for step in ("login", "dashboard", "split", "merge", "undo", "reshape", "move", "replan", "english", "conflict", "publish"):
         assert f"ok {step}" in output, f"step {step} did not pass:\n{output}"

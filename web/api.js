@@ -11,11 +11,11 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(path, { method = "GET", body, quiet401 = false } = {}) {
+export async function api(path, { method = "GET", body, headers = {}, quiet401 = false } = {}) {
   const res = await fetch(`${API}${path}`, {
     method,
     credentials: "same-origin",
-    headers: body === undefined ? {} : { "Content-Type": "application/json" },
+    headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

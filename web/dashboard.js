@@ -1,5 +1,10 @@
-// The officials' dashboard: thematic maps from the vector tiles (households per grid, staffing status, open and
-// overdue incidents, incident heatmap) with legends, filters, headline figures and exports.
+// The officials' dashboard: thematic maps of the published plan's grids (households per grid, staffing status,
+// incidents per grid, incident heatmap) with legends, filters, headline figures and exports.
+//
+// One selection drives everything: the place filter (street / community) narrows the grids drawn and every
+// figure; category, status and time range narrow the incidents. The grids come from the vector tiles (keyed by
+// code); staffing comes from /staff/compliance and the incident counts and heat from /dashboard/incidents, and
+// are painted onto the grids as feature state, so a figure and the map it sits next to always count the same.
 import { api, qs, API } from "./api.js";
 import { t, fmt, onLangChange } from "./i18n.js";
 import { bbox } from "./draw.js";
@@ -7,9 +12,14 @@ import { bbox } from "./draw.js";
 const $ = (id) => document.getElementById(id);
 const STATUSES = ["上报", "受理", "派遣", "处置", "核查", "结案", "评价"];
 const MODES = ["households", "staffing", "incidents", "heat"];
-const HH_RAMP = ["interpolate", ["linear"], ["to-number", ["get", "households"]], 0, "#fff5eb", 250, "#fdd0a2", 400, "#fd8d3c", 550, "#d94801", 800, "#7f2704"];
-const STAFF_COLOURS = ["match", ["get", "staffing_status"], "complete", "#1a9850", "incomplete", "#fdae61", "unstaffed", "#d73027", "#cccccc"];
-const INC_COLOURS = ["case", [">", ["get", "overdue"], 0], "#d73027", [">", ["get", "open"], 0], "#fdae61", "#d9f0d3"];
+const HH_STOPS = [[0, "#fff5eb"], [250, "#fdd0a2"], [400, "#fd8d3c"], [550, "#d94801"], [800, "#7f2704"]];
+const HH_RAMP = ["interpolate", ["linear"], ["to-number", ["get", "households"]], ...HH_STOPS.flat()];
+const STAFF = [["配齐", "staff_full", "#1a9850"], ["超负荷", "staff_overloaded", "#fdae61"], ["缺员", "staff_short", "#d73027"]];
+const STAFF_COLOURS = ["match", ["coalesce", ["feature-state", "staffing"], ""], ...STAFF.flatMap(([s, , c]) => [s, c]), "#cccccc"];
+const INC = [["inc_none", "#d9f0d3"], ["inc_closed", "#9ecae1"], ["inc_open", "#fdae61"], ["inc_overdue", "#d73027"]];
+const state = (k) => ["coalesce", ["feature-state", k], 0];
+const INC_COLOURS = ["case", [">", state("overdue"), 0], INC[3][1], [">", state("open"), 0], INC[2][1], [">", state("matching"), 0], INC[1][1], INC[0][1]];
+const HEAT_COLOURS = ["#67a9cf", "#d1e5f0", "#fddbc7", "#ef8a62", "#b2182b"];
 
 export class Dashboard {
   constructor(ctx) {
@@ -19,6 +29,8 @@ export class Dashboard {
     this.f = { street: "", community: "", category: "", status: "", from: "", to: "" };
     this.categories = [];
     this.figures = null;
+    this.incidents = null;  // the /dashboard/incidents answer for the current filters
+    this.compliance = null;
     this.layers = ["db-hh", "db-staff", "db-inc", "db-inc-line", "db-heat", "db-line"];
   }
 
@@ -27,56 +39,63 @@ export class Dashboard {
     onLangChange(() => { if (!$("db-panel").hidden) { this.renderPanel(); this.renderLegend(); } });
   }
 
-  tileUrl(layer, params) { return `${location.origin}/${API}/tiles/${layer}.json${qs(params)}`; }
+  /** The place the filters name, as a code prefix ("" = everywhere). */
+  place() { return this.f.community || this.f.street; }
+  inPlace(code) { const p = this.place(); return !p || (code || "").startsWith(p); }
 
-  timeParams() {
-    return { start: this.f.from ? `${this.f.from}T00:00:00+08:00` : "", end: this.f.to ? `${this.f.to}T23:59:59+08:00` : "" };
-  }
-
-  sourceUrls() {
-    const { start, end } = this.timeParams();
+  /** Incident filters as /dashboard/incidents takes them; a "to" date includes that whole day. */
+  incidentParams() {
+    const next = (d) => { const x = new Date(`${d}T00:00:00+08:00`); x.setUTCDate(x.getUTCDate() + 1); return x.toISOString(); };
     return {
-      "db-grids": this.tileUrl("grids", {}),
-      "db-staffing": this.tileUrl("staffing", {}),
-      "db-counts": this.tileUrl("incident_counts", { category: this.f.category, start, end }),
-      "db-density": this.tileUrl("incident_density", { category: this.f.category, status: this.f.status, start, end }),
+      street: this.f.community ? "" : this.f.street, community: this.f.community, category: this.f.category, status: this.f.status,
+      start: this.f.from ? `${this.f.from}T00:00:00+08:00` : "", end: this.f.to ? next(this.f.to) : "",
     };
   }
 
   addLayers() {
     const map = this.map;
-    const urls = this.sourceUrls();
-    for (const [id, url] of Object.entries(urls)) {
-      if (map.getSource(id)) map.getSource(id).setUrl(url); else map.addSource(id, { type: "vector", url });
-    }
     if (map.getLayer("db-hh")) return;
-    map.addLayer({ id: "db-hh", type: "fill", source: "db-grids", "source-layer": "grids", paint: { "fill-color": HH_RAMP, "fill-opacity": 0.8 } });
-    map.addLayer({ id: "db-staff", type: "fill", source: "db-staffing", "source-layer": "staffing", paint: { "fill-color": STAFF_COLOURS, "fill-opacity": 0.7 } });
-    map.addLayer({ id: "db-inc", type: "fill", source: "db-counts", "source-layer": "incident_counts", paint: { "fill-color": INC_COLOURS, "fill-opacity": 0.75 } });
-    map.addLayer({ id: "db-inc-line", type: "line", source: "db-counts", "source-layer": "incident_counts", filter: [">", ["get", "overdue"], 0], paint: { "line-color": "#7f0000", "line-width": 2 } });
-    map.addLayer({ id: "db-line", type: "line", source: "db-grids", "source-layer": "grids", paint: { "line-color": "#52606d", "line-width": 0.6 } });
+    // promoteId: staffing and incident counts are keyed by grid code, which stays the same across plans.
+    map.addSource("db-grids", { type: "vector", url: `${location.origin}/${API}/tiles/grids.json`, promoteId: "code" });
+    map.addSource("db-heat-src", { type: "geojson", data: { type: "FeatureCollection", features: [] } });
+    const grids = { source: "db-grids", "source-layer": "grids" };
+    map.addLayer({ id: "db-hh", type: "fill", ...grids, paint: { "fill-color": HH_RAMP, "fill-opacity": 0.8 } });
+    map.addLayer({ id: "db-staff", type: "fill", ...grids, paint: { "fill-color": STAFF_COLOURS, "fill-opacity": 0.7 } });
+    map.addLayer({ id: "db-inc", type: "fill", ...grids, paint: { "fill-color": INC_COLOURS, "fill-opacity": 0.75 } });
+    map.addLayer({ id: "db-inc-line", type: "line", ...grids, paint: { "line-color": "#7f0000", "line-width": ["case", [">", state("overdue"), 0], 2, 0] } });
+    map.addLayer({ id: "db-line", type: "line", ...grids, paint: { "line-color": "#52606d", "line-width": 0.6 } });
     map.addLayer({
-      id: "db-heat", type: "heatmap", source: "db-density", "source-layer": "incident_density",
+      id: "db-heat", type: "heatmap", source: "db-heat-src",
       paint: {
         "heatmap-weight": ["interpolate", ["linear"], ["get", "count"], 0, 0, 10, 1],
         "heatmap-radius": ["interpolate", ["linear"], ["zoom"], 10, 12, 16, 40],
         "heatmap-intensity": 1,
         "heatmap-opacity": 0.85,
-        "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"], 0, "rgba(33,102,172,0)", 0.2, "#67a9cf", 0.4, "#d1e5f0", 0.6, "#fddbc7", 0.8, "#ef8a62", 1, "#b2182b"],
+        "heatmap-color": ["interpolate", ["linear"], ["heatmap-density"], 0, "rgba(33,102,172,0)", 0.2, HEAT_COLOURS[0], 0.4, HEAT_COLOURS[1], 0.6, HEAT_COLOURS[2], 0.8, HEAT_COLOURS[3], 1, HEAT_COLOURS[4]],
       },
     });
   }
 
   applyLayerVisibility() {
     const visible = { households: ["db-hh", "db-line"], staffing: ["db-staff", "db-line"], incidents: ["db-inc", "db-inc-line", "db-line"], heat: ["db-heat", "db-line"] }[this.mode];
-    const prefix = this.f.community || this.f.street;
+    const prefix = this.place();
     const filter = prefix ? ["==", ["slice", ["get", "community_code"], 0, prefix.length], prefix] : null;
     for (const id of this.layers) {
       if (!this.map.getLayer(id)) continue;
       this.map.setLayoutProperty(id, "visibility", this.active && visible.includes(id) ? "visible" : "none");
-      if (id === "db-inc-line") this.map.setFilter(id, filter ? ["all", [">", ["get", "overdue"], 0], filter] : [">", ["get", "overdue"], 0]);
-      else if (id !== "db-heat") this.map.setFilter(id, filter);
+      // The heat is already narrowed by the server (its bins carry no community).
+      if (id !== "db-heat") this.map.setFilter(id, filter);
     }
+  }
+
+  /** Paint staffing and incident counts onto the grids (feature state by code) and the heat source. */
+  paint() {
+    const map = this.map;
+    if (!map.getSource("db-grids")) return;
+    map.removeFeatureState({ source: "db-grids", sourceLayer: "grids" });
+    for (const g of this.compliance?.grids || []) map.setFeatureState({ source: "db-grids", sourceLayer: "grids", id: g.code }, { staffing: g.status });
+    for (const g of this.incidents?.grids || []) map.setFeatureState({ source: "db-grids", sourceLayer: "grids", id: g.code }, { matching: g.matching, open: g.open, overdue: g.overdue });
+    map.getSource("db-heat-src").setData(this.incidents?.heat || { type: "FeatureCollection", features: [] });
   }
 
   show() {
@@ -86,7 +105,7 @@ export class Dashboard {
     this.applyLayerVisibility();
     this.renderPanel();
     this.renderLegend();
-    this.loadFigures();
+    this.load();
   }
 
   hide() {
@@ -96,64 +115,69 @@ export class Dashboard {
   }
 
   renderLegend() {
+    const sw = (c, label) => `<div><span class="sw" style="background:${c}"></span>${label}</div>`;
     let body = "";
-    if (this.mode === "households") {
-      body = [[0, "#fff5eb"], [250, "#fdd0a2"], [400, "#fd8d3c"], [550, "#d94801"], [800, "#7f2704"]].map(([v, c]) => `<div><span class="sw" style="background:${c}"></span>${fmt(v)}${v === 800 ? "+" : ""}</div>`).join("");
-    } else if (this.mode === "staffing") {
-      body = [["complete", "#1a9850"], ["incomplete", "#fdae61"], ["unstaffed", "#d73027"]].map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(`staff_${k}`)}</div>`).join("");
-    } else if (this.mode === "incidents") {
-      body = [["inc_none", "#d9f0d3"], ["inc_open", "#fdae61"], ["inc_overdue", "#d73027"]].map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(k)}</div>`).join("");
-    } else {
-      body = `<div class="ramp" style="background:linear-gradient(90deg,#67a9cf,#d1e5f0,#fddbc7,#ef8a62,#b2182b)"></div><div class="row" style="justify-content:space-between"><span>${t("heat_low")}</span><span>${t("heat_high")}</span></div>`;
-    }
-    $("legend").innerHTML = `<h3 id="legend-title">${t(`layer_${this.mode}`)}</h3>${body}`;
+    if (this.mode === "households") body = HH_STOPS.map(([v, c], i) => sw(c, i < HH_STOPS.length - 1 ? `${fmt(v)}–${fmt(HH_STOPS[i + 1][0])}` : `${fmt(v)}+`)).join("");
+    else if (this.mode === "staffing") body = STAFF.map(([, k, c]) => sw(c, t(k))).join("") + sw("#cccccc", t("staff_unknown"));
+    else if (this.mode === "incidents") body = INC.map(([k, c]) => sw(c, t(k))).join("");
+    else body = `<div class="ramp" style="background:linear-gradient(90deg,${HEAT_COLOURS.join(",")})"></div><div class="row" style="justify-content:space-between"><span>${t("heat_low")}</span><span>${t("heat_high")}</span></div>`;
+    const filtered = this.mode === "incidents" || this.mode === "heat" ? this.filterNote() : "";
+    $("legend").innerHTML = `<h3 id="legend-title">${t(`layer_${this.mode}`)}</h3>${body}${filtered ? `<p class="help" id="legend-filters">${filtered}</p>` : ""}`;
   }
 
-  scopeCommunities() {
-    const streets = this.ctx.hierarchy.flatMap((d) => d.streets);
-    if (this.f.community) return [this.f.community];
-    if (this.f.street) return streets.find((s) => s.code === this.f.street)?.communities.map((c) => c.code) || [];
-    return null;  // everything
+  /** The incident filters in force, in words, for the legend and the export. */
+  filterNote() {
+    const parts = [];
+    if (this.f.category) parts.push(`${t("category")}：${this.f.category}`);
+    if (this.f.status) parts.push(`${t("status")}：${this.f.status}`);
+    if (this.f.from || this.f.to) parts.push(`${this.f.from || "…"} ~ ${this.f.to || "…"}`);
+    return parts.join("；");
   }
 
-  async countIncidents(extra) {
-    const { start, end } = this.timeParams();
-    const base = { category: this.f.category, status: this.f.status, from: start, to: end, limit: 1, ...extra };
-    const scope = this.scopeCommunities();
-    if (!scope) return (await api(`/incidents${qs(base)}`)).total;
-    const pages = await Promise.all(scope.map((c) => api(`/incidents${qs({ ...base, community: c })}`)));
-    return pages.reduce((s, p) => s + p.total, 0);
-  }
-
-  async loadFigures() {
+  /** Fetch what the filters select, then the figures and the map from it. */
+  async load() {
     const seq = (this.seq = (this.seq || 0) + 1);
+    this.figures = null;
+    this.renderPanel();
     try {
-      if (!this.grids) this.grids = (await api("/collections/grids/items?limit=10000")).features.map((f) => f.properties);
-      if (!this.compliance) this.compliance = await api("/staff/compliance");
-      const prefix = this.f.community || this.f.street;
-      const inScope = (code) => !prefix || (code || "").startsWith(prefix);
-      const grids = this.grids.filter((g) => inScope(g.community_code));
-      const comp = this.compliance.grids.filter((g) => inScope(g.community_code));
-      const [open, overdue] = await Promise.all([this.countIncidents({ open: true }), this.countIncidents({ overdue: true })]);
+      const [compliance, incidents] = await Promise.all([
+        this.compliance ? this.compliance : api("/staff/compliance"),
+        api(`/dashboard/incidents${qs(this.incidentParams())}`),
+      ]);
       if (seq !== this.seq) return;
+      this.compliance = compliance;
+      this.incidents = incidents;
+      const grids = compliance.grids.filter((g) => this.inPlace(g.community_code));
       this.figures = {
         grids: grids.length,
         households: grids.reduce((s, g) => s + (g.households || 0), 0),
-        staffCount: comp.reduce((s, g) => s + g.chiefs + g.fulltime + g.parttime, 0),
-        staffingGaps: comp.filter((g) => g.status === "缺员").length,
-        openInc: open,
-        overdueInc: overdue,
+        staffCount: grids.reduce((s, g) => s + g.chiefs + g.fulltime + g.parttime, 0),
+        staffingGaps: grids.filter((g) => g.status === "缺员").length,
+        openInc: incidents.totals.open,
+        overdueInc: incidents.totals.overdue,
+        matchingInc: incidents.totals.matching,
       };
+      this.paint();
     } catch (e) { this.ctx.toast(`${t("error")}: ${e.message}`, "err"); }
     this.renderPanel();
+    this.renderLegend();
   }
 
   exportCsv() {
-    const rows = [["指标 figure", "数值 value"], ...Object.entries(this.figures || {}).map(([k, v]) => [`${STRINGSZH[k] || k} ${k}`, v])];
-    const prefix = this.f.community || this.f.street;
-    rows.push([], ["网格编码 code", "社区 community", "户数 households", "网格员 staff", "配备 staffing"]);
-    for (const g of this.compliance?.grids || []) if (!prefix || g.community_code.startsWith(prefix)) rows.push([g.code, g.community_code, g.households, g.chiefs + g.fulltime + g.parttime, g.status]);
-    const csv = "\ufeff" + rows.map((r) => r.map((v) => `"${String(v ?? "").replaceAll('"', '""')}"`).join(",")).join("\r\n");
+    const f = this.f;
+    const cell = (v) => `"${String(v ?? "").replaceAll('"', '""')}"`;
+    const rows = [["筛选 filter", "值 value"],
+      ["街道 street", f.street || "全部 all"], ["社区 community", f.community || "全部 all"], ["事件类别 category", f.category || "全部 all"],
+      ["事件状态 status", f.status || "全部 all"], ["起始 from", f.from], ["截止 to", f.to], [],
+      ["指标 figure", "数值 value"], ...Object.entries(this.figures || {}).map(([k, v]) => [`${FIGURES_ZH[k] || k} ${k}`, v]), [],
+      ["网格编码 code", "社区 community", "户数 households", "网格员 staff", "配备 staffing", "事件 incidents", "未结 open", "超期 overdue"]];
+    const inc = new Map((this.incidents?.grids || []).map((g) => [g.code, g]));
+    for (const g of this.compliance?.grids || []) {
+      if (!this.inPlace(g.community_code)) continue;
+      const c = inc.get(g.code) || {};
+      rows.push([g.code, g.community_code, g.households, g.chiefs + g.fulltime + g.parttime, g.status, c.matching || 0, c.open || 0, c.overdue || 0]);
+    }
+    const csv = "\ufeff" + rows.map((r) => r.map(cell).join(",")).join("\r\n");
     const a = document.createElement("a");
     a.href = URL.createObjectURL(new Blob([csv], { type: "text/csv;charset=utf-8" }));
     a.download = `dashboard-${new Date().toISOString().slice(0, 10)}.csv`;
@@ -164,15 +188,13 @@ export class Dashboard {
   onFilter(key, value) {
     this.f[key] = value;
     if (key === "street") this.f.community = "";
-    if (["category", "status", "from", "to"].includes(key)) this.addLayers();
     if (key === "street" || key === "community") this.zoomTo();
     this.applyLayerVisibility();
-    this.renderPanel();
-    this.loadFigures();
+    this.load();
   }
 
   zoomTo() {
-    const code = this.f.community || this.f.street;
+    const code = this.place();
     const feats = this.ctx.communities.features.filter((f) => code && f.properties.code.startsWith(code));
     if (!feats.length) return this.ctx.fitAll();
     const bs = feats.map((f) => bbox(f.geometry));
@@ -185,13 +207,15 @@ export class Dashboard {
     const comms = streets.filter((s) => !this.f.street || s.code === this.f.street).flatMap((s) => s.communities);
     const opt = (v, label, sel) => `<option value="${v}"${sel ? " selected" : ""}>${label}</option>`;
     const fig = this.figures;
-    const card = (k, warn) => `<div class="figure${warn && fig && fig[k] > 0 ? " warn" : ""}" id="fig-${k}"><div class="v">${fig ? fmt(fig[k]) : "…"}</div><div class="k">${t(k === "households" ? "households" : k)}</div></div>`;
+    const card = (k, warn) => `<div class="figure${warn && fig && fig[k] > 0 ? " warn" : ""}" id="fig-${k}"><div class="v">${fig ? fmt(fig[k]) : "…"}</div><div class="k">${t(k)}</div></div>`;
+    const scope = this.place() ? [...streets, ...streets.flatMap((s) => s.communities)].find((x) => x.code === this.place())?.name : t("all");
     panel.innerHTML = `
-      <h2>${t("figures")}</h2>
-      <div class="figures-grid">${card("grids")}${card("households")}${card("staffCount")}${card("staffingGaps", true)}${card("openInc")}${card("overdueInc", true)}</div>
+      <h2>${t("figures")} <span class="help" id="db-scope">${scope || ""}</span></h2>
+      <div class="figures-grid">${card("grids")}${card("households")}${card("staffCount")}${card("staffingGaps", true)}${card("openInc")}${card("overdueInc", true)}${card("matchingInc")}</div>
+      <p class="help">${t("figuresNote")}</p>
       <h2>${t("layer")}</h2>
       <div class="row" id="db-modes">${MODES.map((m) => `<button type="button" id="mode-${m}" data-mode="${m}" class="${this.mode === m ? "active" : ""}">${t(`layer_${m}`)}</button>`).join("")}</div>
-      <h2>${t("street")} / ${t("community")}</h2>
+      <h2>${t("filters")}</h2>
       <label>${t("street")}<select id="db-street">${opt("", t("all"))}${streets.map((s) => opt(s.code, s.name, s.code === this.f.street)).join("")}</select></label>
       <label>${t("community")}<select id="db-community">${opt("", t("all"))}${comms.map((c) => opt(c.code, c.name, c.code === this.f.community)).join("")}</select></label>
       <label>${t("category")}<select id="db-category">${opt("", t("all"))}${this.categories.map((c) => opt(c.name, c.name, c.name === this.f.category)).join("")}</select></label>
@@ -203,11 +227,12 @@ export class Dashboard {
         <button type="button" id="db-export-csv" ${fig ? "" : "disabled"}>${t("exportCsv")}</button>
         <a href="${API}/staff/compliance/export?format=xlsx" download><button type="button" tabindex="-1">${t("exportCompliance")}</button></a>
         <a href="${API}/staff/export?format=csv" download><button type="button" tabindex="-1">${t("exportRoster")}</button></a>
-      </div>`;
+      </div>
+      <p class="help">${t("exportNote")}</p>`;
     panel.querySelectorAll("[data-mode]").forEach((b) => { b.onclick = () => { this.mode = b.dataset.mode; this.applyLayerVisibility(); this.renderLegend(); this.renderPanel(); }; });
     for (const key of ["street", "community", "category", "status", "from", "to"]) $(`db-${key}`).onchange = (e) => this.onFilter(key, e.target.value);
     $("db-export-csv").onclick = () => this.exportCsv();
   }
 }
 
-const STRINGSZH = { grids: "网格数", households: "户数", staffCount: "网格员", staffingGaps: "缺员网格", openInc: "未结事件", overdueInc: "超期事件" };
+const FIGURES_ZH = { grids: "网格数", households: "户数", staffCount: "网格员", staffingGaps: "缺员网格", openInc: "未结事件", overdueInc: "超期事件", matchingInc: "符合筛选的事件" };

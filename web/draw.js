@@ -89,3 +89,47 @@ export function bbox(geom) {
   for (const [x, y] of vertices(geom)) b = [Math.min(b[0], x), Math.min(b[1], y), Math.max(b[2], x), Math.max(b[3], y)];
   return b;
 }
+
+/** Shift-drag a box on the map (instead of MapLibre's box zoom) and hand its two corners, in map pixels, to
+ * `onBox`; the box is drawn as a plain element over the canvas while dragging. */
+export class BoxSelect {
+  constructor(map, onBox) {
+    this.map = map;
+    this.onBox = onBox;
+    this.on = false;
+    this.start = null;
+    this.el = null;
+    const canvas = map.getCanvasContainer();
+    const pos = (e) => { const r = canvas.getBoundingClientRect(); return { x: e.clientX - r.left, y: e.clientY - r.top }; };
+    canvas.addEventListener("mousedown", (e) => {
+      if (!this.on || !e.shiftKey || e.button !== 0) return;
+      e.preventDefault();
+      e.stopPropagation();
+      map.dragPan.disable();
+      this.start = pos(e);
+      this.el = Object.assign(document.createElement("div"), { className: "boxselect", id: "box-select" });
+      canvas.append(this.el);
+      const move = (ev) => {
+        const p = pos(ev);
+        Object.assign(this.el.style, { left: `${Math.min(p.x, this.start.x)}px`, top: `${Math.min(p.y, this.start.y)}px`, width: `${Math.abs(p.x - this.start.x)}px`, height: `${Math.abs(p.y - this.start.y)}px` });
+      };
+      const up = (ev) => {
+        window.removeEventListener("mousemove", move);
+        window.removeEventListener("mouseup", up);
+        this.el.remove();
+        map.dragPan.enable();
+        const end = pos(ev);
+        if (Math.hypot(end.x - this.start.x, end.y - this.start.y) > 4) this.onBox(this.start, end);
+        this.start = null;
+      };
+      window.addEventListener("mousemove", move);
+      window.addEventListener("mouseup", up);
+    }, true);
+  }
+
+  /** While on, shift-drag selects instead of zooming. */
+  enable(on) {
+    this.on = on;
+    if (on) this.map.boxZoom.disable(); else this.map.boxZoom.enable();
+  }
+}

@@ -3,7 +3,7 @@
 // a 409 reloads the plan and keeps the drawn line so the planner can retry.
 import { api, qs } from "./api.js";
 import { t, fmt, onLangChange } from "./i18n.js";
-import { LineDraw, bbox } from "./draw.js";
+import { LineDraw, BoxSelect, bbox } from "./draw.js";
 
 const $ = (id) => document.getElementById(id);
 const EMPTY = { type: "FeatureCollection", features: [] };
@@ -24,7 +24,11 @@ export class Workspace {
     this.validation = null;
     this.diff = null;
     this.info = null;
-    this.layers = ["ws-grids-fill", "ws-grids-line", "ws-grids-sel", "ws-grids-problem", "ws-validation-fill", "ws-validation-line", "ws-diff-fill", "ws-diff-line", "ws-draw-line", "ws-draw-pts"];
+    this.moveSel = new Map();  // building id -> households, the buildings picked to move
+    this.moveTarget = null;  // {id, code} of the grid they go to
+    this.buildingsNote = "";
+    this.layers = ["ws-grids-fill", "ws-grids-line", "ws-grids-sel", "ws-grids-problem", "ws-validation-fill", "ws-validation-line", "ws-diff-fill", "ws-diff-line",
+      "ws-buildings-fill", "ws-buildings-line", "ws-buildings-pt", "ws-place-line", "ws-draw-line", "ws-draw-pts"];
   }
 
   async init() {
@@ -32,11 +36,15 @@ export class Workspace {
     map.addSource("ws-validation", { type: "geojson", data: EMPTY });
     map.addSource("ws-diff", { type: "geojson", data: EMPTY });
     map.addSource("ws-draw", { type: "geojson", data: EMPTY });
+    map.addSource("ws-buildings", { type: "geojson", data: EMPTY });
+    map.addSource("ws-place", { type: "geojson", data: EMPTY });
     this.draw = new LineDraw(map, "ws-draw");
+    this.box = new BoxSelect(map, (a, b) => this.selectBox(a, b));
     await this.loadPlans();
     this.renderPanel();
     onLangChange(() => { if (!$("ws-panel").hidden) { this.renderPanel(); this.renderLegend(); } });
     map.on("click", (e) => this.onMapClick(e));
+    map.on("moveend", () => { if (this.active && this.tool === "move") this.loadBuildings(); });
   }
 
   // --- map layers ---------------------------------------------------------------------------------------
@@ -57,6 +65,11 @@ export class Workspace {
     map.addLayer({ id: "ws-diff-line", type: "line", source: "ws-diff", filter: ["!=", ["get", "change"], "unchanged"], paint: { "line-color": CHANGE_COLOURS, "line-width": 2 } });
     map.addLayer({ id: "ws-validation-fill", type: "fill", source: "ws-validation", paint: { "fill-color": "#d7191c", "fill-opacity": 0.35 } });
     map.addLayer({ id: "ws-validation-line", type: "line", source: "ws-validation", paint: { "line-color": "#d7191c", "line-width": 2.5, "line-dasharray": [2, 1] } });
+    const sel = ["boolean", ["feature-state", "selected"], false];
+    map.addLayer({ id: "ws-buildings-fill", type: "fill", source: "ws-buildings", filter: ["!=", ["geometry-type"], "Point"], paint: { "fill-color": ["case", sel, "#e91e63", "#52606d"], "fill-opacity": ["case", sel, 0.9, 0.55] } });
+    map.addLayer({ id: "ws-buildings-line", type: "line", source: "ws-buildings", filter: ["!=", ["geometry-type"], "Point"], paint: { "line-color": ["case", sel, "#880e4f", "#243b53"], "line-width": ["case", sel, 2, 0.5] } });
+    map.addLayer({ id: "ws-buildings-pt", type: "circle", source: "ws-buildings", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 5, "circle-color": ["case", sel, "#e91e63", "#52606d"], "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
+    map.addLayer({ id: "ws-place-line", type: "line", source: "ws-place", paint: { "line-color": "#0f4c81", "line-width": 3.5, "line-dasharray": [3, 1.5] } });
     map.addLayer({ id: "ws-draw-line", type: "line", source: "ws-draw", paint: { "line-color": "#e91e63", "line-width": 3 } });
     map.addLayer({ id: "ws-draw-pts", type: "circle", source: "ws-draw", filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 5, "circle-color": "#e91e63", "circle-stroke-color": "#fff", "circle-stroke-width": 1.5 } });
   }
@@ -95,7 +108,10 @@ export class Workspace {
       .map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(`size_${k}`)}</div>`).join("");
     const diff = this.diff ? `<h3>${t("diff")}</h3>` + [["added", "#1a9850"], ["changedGrids", "#fdae61"], ["removedGrids", "#d73027"]]
       .map(([k, c]) => `<div><span class="sw" style="background:${c}"></span>${t(k)}</div>`).join("") : "";
-    $("legend").innerHTML = `<h3>${t("sizeStatus")}</h3>${items}<div><span class="sw" style="background:#d7191c"></span>${t("validation")}</div>${diff}`;
+    const sw = (c, label, border = "") => `<div><span class="sw" style="background:${c};${border}"></span>${label}</div>`;
+    const move = this.tool === "move" ? `<h3>${t("tool_move")}</h3>${sw("#52606d", t("legendBuildings"))}${sw("#e91e63", t("legendSelectedBuildings"))}` : "";
+    const place = this.community || this.street ? sw("transparent", t(this.community ? "community" : "street"), "border:3px dashed #0f4c81") : "";
+    $("legend").innerHTML = `<h3>${t("sizeStatus")}</h3>${items}${sw("#d7191c", t("validation"))}${sw("transparent", t("legendTarget"), "border:3px solid #ffb300")}${place}${move}${diff}`;
   }
 
   // --- plans --------------------------------------------------------------------------------------------
@@ -125,6 +141,7 @@ export class Workspace {
     const i = this.plans.findIndex((p) => p.id === this.plan.id);
     if (i >= 0) this.plans[i] = this.plan;
     this.refreshGrids();
+    this.setSelected(this.selected);  // keep what the planner picked highlighted on the re-read tiles
     await this.loadValidation();
     this.renderPanel();
   }
@@ -153,13 +170,75 @@ export class Workspace {
     this.draw.clear();
     this.setSelected([]);
     this.pending = null;
+    this.clearMove();
   }
 
   setTool(tool) {
     this.tool = tool;
     this.resetEditing();
     this.message = null;
+    this.box.enable(tool === "move");
+    if (tool === "move") this.loadBuildings(); else { this.map.getSource("ws-buildings").setData(EMPTY); this.buildingsNote = ""; }
     this.renderPanel();
+    this.renderLegend();
+  }
+
+  // --- move buildings -----------------------------------------------------------------------------------
+  /** The buildings in view, each with the draft grid holding it; too far out, none (there could be many). */
+  async loadBuildings() {
+    if (!this.plan) return;
+    const map = this.map;
+    if (map.getZoom() < 14) {
+      map.getSource("ws-buildings").setData(EMPTY);
+      this.buildingsNote = t("zoomInBuildings");
+      return this.renderPanel();
+    }
+    const b = map.getBounds();
+    const seq = (this.buildingsSeq = (this.buildingsSeq || 0) + 1);
+    try {
+      const fc = await api(`/plans/${this.plan.id}/buildings${qs({ bbox: [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(6)).join(",") })}`);
+      if (seq !== this.buildingsSeq || this.tool !== "move") return;
+      map.getSource("ws-buildings").setData(fc);
+      this.buildings = new Map(fc.features.map((f) => [f.id, f.properties]));
+      for (const id of this.moveSel.keys()) map.setFeatureState({ source: "ws-buildings", id }, { selected: true });
+      this.buildingsNote = fc.truncated ? t("buildingsTruncated") : "";
+    } catch (e) { this.fail(e); }
+    this.renderPanel();
+  }
+
+  buildingsAt(point, pad = 3) {
+    const box = [[point.x - pad, point.y - pad], [point.x + pad, point.y + pad]];
+    return this.map.queryRenderedFeatures(box, { layers: ["ws-buildings-fill", "ws-buildings-pt"] });
+  }
+
+  toggleBuildings(feats, on = null) {
+    for (const f of feats) {
+      const want = on ?? !this.moveSel.has(f.id);
+      if (want) this.moveSel.set(f.id, f.properties.households || 0); else this.moveSel.delete(f.id);
+      this.map.setFeatureState({ source: "ws-buildings", id: f.id }, { selected: want });
+    }
+    this.message = null;
+    this.renderPanel();
+  }
+
+  /** Shift-drag: add every building in the box to the selection. */
+  selectBox(a, b) {
+    if (!this.active || this.tool !== "move") return;
+    const feats = this.map.queryRenderedFeatures([[Math.min(a.x, b.x), Math.min(a.y, b.y)], [Math.max(a.x, b.x), Math.max(a.y, b.y)]], { layers: ["ws-buildings-fill", "ws-buildings-pt"] });
+    const seen = new Set();
+    this.toggleBuildings(feats.filter((f) => !seen.has(f.id) && seen.add(f.id)), true);
+  }
+
+  clearMove() {
+    for (const id of this.moveSel.keys()) this.map.setFeatureState({ source: "ws-buildings", id }, { selected: false });
+    this.moveSel = new Map();
+    this.moveTarget = null;
+  }
+
+  async moveBuildings() {
+    if (!this.moveSel.size) return this.say(t("needBuildings"), "err");
+    if (!this.moveTarget) return this.say(t("needTarget"), "err");
+    await this.edit("move-buildings", { building_ids: [...this.moveSel.keys()], to_grid_id: this.moveTarget.id });
   }
 
   gridAt(point) {
@@ -169,6 +248,7 @@ export class Workspace {
 
   async onMapClick(e) {
     if (!this.active || this.draw.active || !this.plan) return;
+    if (this.tool === "move" && this.buildingsAt(e.point).length) return this.toggleBuildings([this.buildingsAt(e.point)[0]]);
     const f = this.gridAt(e.point);
     if (!f) return;
     const id = f.id;
@@ -195,10 +275,12 @@ export class Workspace {
       return;
     }
     if (this.tool === "move") {
-      const ids = ($("ws-building-ids")?.value || "").split(/[,，\s]+/).filter(Boolean).map(Number);
+      // (A building under the pointer was toggled above); anywhere else in a grid picks the target.
+      if (!this.moveSel.size) return this.say(t("needBuildings"));
       this.setSelected([id]);
-      if (!ids.length || ids.some((n) => !Number.isInteger(n))) { this.say(t("help_move")); return; }
-      await this.edit("move-buildings", { building_ids: ids, to_grid_id: id });
+      this.moveTarget = { id, code: f.properties.code };
+      this.message = null;
+      this.renderPanel();
       return;
     }
     this.setSelected([id]);
@@ -242,7 +324,9 @@ export class Workspace {
 
   async replan() {
     const community = $("ws-community").value;
-    if (!community) return this.say(t("community"), "err");
+    if (!community) return this.say(t("needCommunity"), "err");
+    const name = this.ctx.hierarchy.flatMap((d) => d.streets).flatMap((s) => s.communities).find((c) => c.code === community)?.name || community;
+    if (!(await this.ctx.confirm(`${name}：${t("replanConfirm")}`))) return;
     const body = { community_code: community };
     const lo = Number($("ws-min").value), hi = Number($("ws-max").value);
     if (lo) body.min_households = lo;
@@ -262,7 +346,11 @@ export class Workspace {
       this.resetEditing();
       const changed = (res.changed || []).length, removed = (res.removed || []).length;
       const label = { split: "tool_split", merge: "tool_merge", reshape: "tool_reshape", "move-buildings": "tool_move", replan: "tool_replan", undo: "undo", redo: "redo" }[kind];
-      this.say(`${t("editDone")}（${t(label)}）：${t("changed")} ${changed}，${t("removed")} ${removed}`, "ok");
+      const extra = [];
+      if (res.carried_buildings?.length) extra.push(`${t("carried")} ${res.carried_buildings.length}`);
+      if (res.replan) extra.push(`${t("gridsMade")} ${res.replan.grids}`);
+      this.say(`${t("editDone")}（${t(label)}）：${t("changed")} ${changed}，${t("removed")} ${removed}${extra.map((x) => `，${x}`).join("")}`, "ok");
+      if (this.tool === "move") this.loadBuildings();
       this.info = null;
       this.refreshGrids();
       await this.loadValidation();
@@ -276,7 +364,7 @@ export class Workspace {
           this.draw.points = line.coordinates;
           this.draw._render();
           this.say(t("conflict", { v }), "err");
-        } else this.say(t("conflictNoLine", { v }), "err");
+        } else this.say(`${t("conflictNoLine", { v })}${["merge", "move-buildings", "replan"].includes(kind) ? ` ${t("keptSelection")}` : ""}`, "err");
         this.message.detail = e.message;
       } else this.fail(e);
     } finally {
@@ -346,15 +434,26 @@ export class Workspace {
     if (!this.isDraft()) return;
     let diff = null;
     try { diff = await api(`/plans/${this.plan.id}/diff`); } catch { /* publish still possible; summary then empty */ }
-    if (!(await this.ctx.confirm(t("publishConfirm"), this.summaryNode(diff)))) return;
+    const box = this.summaryNode(diff);
+    const v = this.validation;
+    if (v && !v.ok) box.prepend(Object.assign(document.createElement("p"), { className: "msg err", id: "publish-invalid", textContent: t("publishInvalid") }));
+    // The version the planner reviewed: if anyone edits the draft meanwhile, the server refuses (409).
+    const seen = this.plan.lock_version;
+    if (!(await this.ctx.confirm(t("publishConfirm"), box))) return;
     try {
-      const p = await api(`/plans/${this.plan.id}/publish`, { method: "POST", body: { lock_version: this.plan.lock_version } });
+      const p = await api(`/plans/${this.plan.id}/publish`, { method: "POST", headers: { "If-Match": `"${seen}"` } });
       await this.loadPlans(p.id);
       await this.choosePlan(p.id);
       this.say(`${t("publishDone")}（${t("version")} ${p.version}）`, "ok");
     } catch (e) {
-      if (e.status === 409) { await this.reloadPlan(); }
-      this.fail(e);
+      if (e.status === 409 && e.body && "current" in e.body) {
+        await this.reloadPlan();
+        if (this.diff) await this.loadDiff();
+        this.say(t("conflictPublish", { v: e.body.current }), "err");
+      } else {
+        if (e.status === 409) await this.reloadPlan();
+        this.fail(e);
+      }
     }
   }
 
@@ -395,11 +494,11 @@ export class Workspace {
       ${draft ? "" : `<p class="help">${t("editsDisabled")}</p>`}
       <h2>${t("tools")}</h2>
       <div class="row" id="ws-tools">${TOOLS.map((k) => `<button type="button" id="tool-${k}" data-tool="${k}" class="${this.tool === k ? "active" : ""}" ${!draft && k !== "select" ? "disabled" : ""}>${t(`tool_${k}`)}</button>`).join("")}</div>
-      <p class="help">${t(`help_${this.tool}`)}</p>
+      <p class="help">${t(this.tool === "move" ? "help_move2" : `help_${this.tool}`)}</p>
       ${this.tool === "merge" ? `<div class="row"><button type="button" id="ws-merge" class="primary" ${this.selected.length < 2 || this.busy ? "disabled" : ""}>${t("mergeSelected")} (${this.selected.length})</button></div>` : ""}
       ${["split", "reshape"].includes(this.tool) ? `<div class="row"><button type="button" id="ws-apply-line" class="primary" ${this.draw.line() && !this.draw.active && !this.busy ? "" : "disabled"}>${t("applyLine")}</button><button type="button" id="ws-clear-line">${t("clearLine")}</button></div>` : ""}
-      ${this.tool === "move" ? `<label>${t("buildingIds")}<input id="ws-building-ids" value="${this.buildingIds || ""}"></label>` : ""}
-      ${this.tool === "replan" ? `<label>${t("minHh")}<input id="ws-min" type="number" value="300"></label><label>${t("maxHh")}<input id="ws-max" type="number" value="500"></label><div class="row"><button type="button" id="ws-replan" class="primary" ${community ? "" : "disabled"}>${t("runReplan")}</button></div>` : ""}
+      ${this.tool === "move" ? this.movePanel() : ""}
+      ${this.tool === "replan" ? `${community ? "" : `<p class="help warn">${t("needCommunity")}</p>`}<label>${t("minHh")}<input id="ws-min" type="number" min="1" placeholder="${t("planRule")}" value="${this.replanMin || ""}"></label><label>${t("maxHh")}<input id="ws-max" type="number" min="1" placeholder="${t("planRule")}" value="${this.replanMax || ""}"></label><div class="row"><button type="button" id="ws-replan" class="primary" ${community && draft && !this.busy ? "" : "disabled"}>${t("runReplan")}</button></div>` : ""}
       <div class="row">
         <button type="button" id="ws-undo" ${draft && !this.busy ? "" : "disabled"}>↶ ${t("undo")}</button>
         <button type="button" id="ws-redo" ${draft && !this.busy ? "" : "disabled"}>↷ ${t("redo")}</button>
@@ -419,20 +518,35 @@ export class Workspace {
         <dt>${t("openIncidents")}</dt><dd id="info-open">${this.info.open ?? "…"}</dd></dl>` : `<p class="help">${t("noSelection")}</p>`}</div>`;
     this.renderMessage();
     if (this.diff) $("ws-diff-box").append(this.summaryNode(this.diff));
-    $("ws-street").onchange = (e) => { this.street = e.target.value; this.community = ""; this.zoomTo(); this.renderPanel(); };
-    $("ws-community").onchange = (e) => { this.community = e.target.value; this.zoomTo(); this.renderPanel(); };
+    $("ws-street").onchange = (e) => { this.street = e.target.value; this.community = ""; this.zoomTo(); this.renderPanel(); this.renderLegend(); };
+    $("ws-community").onchange = (e) => { this.community = e.target.value; this.zoomTo(); this.renderPanel(); this.renderLegend(); };
     $("ws-plan").onchange = (e) => this.choosePlan(e.target.value);
     $("ws-new-draft").onclick = () => this.newDraft();
     panel.querySelectorAll("[data-tool]").forEach((b) => { b.onclick = () => this.setTool(b.dataset.tool); });
     if ($("ws-merge")) $("ws-merge").onclick = () => this.mergeSelected();
     if ($("ws-apply-line")) $("ws-apply-line").onclick = () => this.applyLine();
     if ($("ws-clear-line")) $("ws-clear-line").onclick = () => { this.draw.clear(); this.renderPanel(); };
-    if ($("ws-building-ids")) $("ws-building-ids").oninput = (e) => { this.buildingIds = e.target.value; };
+    if ($("ws-move-apply")) $("ws-move-apply").onclick = () => this.moveBuildings();
+    if ($("ws-move-clear")) $("ws-move-clear").onclick = () => { this.clearMove(); this.setSelected([]); this.renderPanel(); };
     if ($("ws-replan")) $("ws-replan").onclick = () => this.replan();
+    if ($("ws-min")) $("ws-min").oninput = (e) => { this.replanMin = e.target.value; };
+    if ($("ws-max")) $("ws-max").oninput = (e) => { this.replanMax = e.target.value; };
     $("ws-undo").onclick = () => this.edit("undo", {});
     $("ws-redo").onclick = () => this.edit("redo", {});
     $("ws-diff").onclick = () => this.toggleDiff();
     $("ws-publish").onclick = () => this.publish();
+  }
+
+  movePanel() {
+    const ids = [...this.moveSel.keys()];
+    const hh = [...this.moveSel.values()].reduce((a, b) => a + b, 0);
+    return `<dl class="info" id="ws-move">
+        <dt>${t("buildingsSelected")}</dt><dd id="move-count">${fmt(ids.length)} ${t("unitBuildings")}（${fmt(hh)} ${t("unitHouseholds")}）</dd>
+        <dt>${t("targetGrid")}</dt><dd id="move-target">${this.moveTarget ? this.moveTarget.code || `#${this.moveTarget.id}` : "—"}</dd></dl>
+      ${ids.length ? `<p class="help" id="move-ids">${ids.slice(0, 20).map((i) => this.buildings?.get(i)?.name || `#${i}`).join("、")}${ids.length > 20 ? " …" : ""}</p>` : ""}
+      ${this.buildingsNote ? `<p class="help warn" id="move-note">${this.buildingsNote}</p>` : ""}
+      <div class="row"><button type="button" id="ws-move-apply" class="primary" ${ids.length && this.moveTarget && !this.busy ? "" : "disabled"}>${t("moveApply")}</button>
+        <button type="button" id="ws-move-clear" ${ids.length || this.moveTarget ? "" : "disabled"}>${t("clearSelection")}</button></div>`;
   }
 
   validationList() {
@@ -446,6 +560,7 @@ export class Workspace {
   zoomTo() {
     const code = this.community || this.street;
     const feats = this.ctx.communities.features.filter((f) => code && f.properties.code.startsWith(code));
+    this.map.getSource("ws-place").setData({ type: "FeatureCollection", features: feats });  // the chosen place, outlined
     if (!feats.length) return this.ctx.fitAll();
     const bs = feats.map((f) => bbox(f.geometry));
     this.map.fitBounds([[Math.min(...bs.map((b) => b[0])), Math.min(...bs.map((b) => b[1]))], [Math.max(...bs.map((b) => b[2])), Math.max(...bs.map((b) => b[3]))]], { padding: 30, duration: 0 });
