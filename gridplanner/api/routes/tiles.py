@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -83,9 +84,14 @@ def size_context() -> dict:
     }
 
 
+@lru_cache(maxsize=8)
+def _libpq_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _ensure_listener() -> None:
-    url = make_url(database_url()).set(drivername="postgresql")
-    cache.listen(url.render_as_string(hide_password=False))
+    # Called on every tile request: the URL is parsed once per database, not per request.
+    cache.listen(_libpq_dsn(database_url()))
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
