@@ -8,6 +8,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 from shapely import box
 
 from gis.errors import VectorInputError
@@ -48,10 +49,13 @@ def assert_valid_coverage(result, communities, sliver_width=3.0):
     comms = metric(communities)
     assert shapely.coverage_is_valid(grids)
     assert (shapely.get_type_id(grids) == 3).all(), "every grid is one polygon"
-    for code, comm in zip(communities["code"], comms):
-        mine = grids[(result.grids["community_code"] == code).to_numpy()]
-        assert shapely.area(shapely.union_all(mine)) == pytest.approx(shapely.area(comm), rel=1e-6)
-        assert shapely.area(shapely.difference(shapely.union_all(mine), comm)) < 0.01
+    lonlat = result.grids.geometry.values.to_numpy()
+    for code, comm, comm_lonlat in zip(communities["code"], comms, communities.to_crs(4490).geometry.values):
+        mine = (result.grids["community_code"] == code).to_numpy()
+        # Exact in lon/lat, the CRS grids come back (and are stored) in: 1e-14 square degrees is ~1e-4 m².
+        assert shapely.area(shapely.symmetric_difference(shapely.union_all(lonlat[mine]), comm_lonlat)) < 1e-14
+        # In metres only up to the bow of a lon/lat edge drawn in the metric CRS (millimetres off the chord).
+        assert shapely.area(shapely.union_all(grids[mine])) == pytest.approx(shapely.area(comm), rel=1e-5)
     assert (2 * shapely.length(shapely.maximum_inscribed_circle(grids)) >= sliver_width).all()
     json.dumps(result.report)  # the report must serialise
 
@@ -168,7 +172,7 @@ def test_crosswalk_accounts_for_every_department_grid(communities):
     assert list(cw.columns) == ["department", "department_grid_id", "grid_index", "grid_code", "shared_area_m2",
                                 "share_of_department_grid", "share_of_unified_grid", "shared_households"]
     comm_union = shapely.union_all(metric(communities))
-    for dept, gdf in (("B", layer(geoms, "B")),):
+    for dept, gdf in (("A", layer(quads(), "A")), ("B", layer(geoms, "B"))):
         for gid, g in zip(gdf["dept_id"], metric(gdf)):
             inside = shapely.area(shapely.intersection(g, comm_union))
             got = cw.loc[(cw["department"] == dept) & (cw["department_grid_id"] == gid), "shared_area_m2"].sum()
@@ -179,6 +183,25 @@ def test_crosswalk_accounts_for_every_department_grid(communities):
     outside = {o["department_grid_id"]: o["area_outside_m2"] for o in r.report["outside_communities"]}
     assert outside["B8"] == pytest.approx(200 * 200, rel=1e-3)
     assert any(s["department_grid_id"] == "B8" for s in r.report["split_department_grids"])
+
+
+def test_grids_tile_each_lonlat_community_exactly():
+    """Long lon/lat edges bow in the metric CRS; grid vertices on them must come back onto the lon/lat edge."""
+    lonlat = gpd.GeoDataFrame({"code": ["W", "E"]}, geometry=[box(120.10, 30.27, 120.12, 30.29), box(120.12, 30.27, 120.14, 30.29)], crs=4490)
+    m = lonlat.to_crs(METRIC).total_bounds
+    # Department grids cut in metres (3 x 3 per layer, B shifted 2 m): their edges meet the community lines
+    # between the communities' own vertices.
+    xs, ys = np.linspace(m[0] - 50, m[2] + 50, 4), np.linspace(m[1] - 50, m[3] + 50, 4)
+    cells = [box(xs[i], ys[j], xs[i + 1], ys[j + 1]) for i in range(3) for j in range(3)]
+    a = layer(cells, "A")
+    b = layer([shapely.affinity.translate(g, 2.0, 2.0) for g in cells], "B")
+    r = merge_layers(lonlat, {"A": a, "B": b}, base="A")
+    grids = r.grids.geometry.values.to_numpy()
+    assert shapely.is_valid(grids).all() and shapely.coverage_is_valid(grids)
+    for code, comm in zip(lonlat["code"], lonlat.geometry):
+        union = shapely.union_all(grids[(r.grids["community_code"] == code).to_numpy()])
+        # 1e-14 square degrees is about 1e-4 m² (a 1 cm miss along a 2 km edge would be ~10 m², 1e-9 deg²).
+        assert shapely.area(shapely.symmetric_difference(union, comm)) < 1e-14
 
 
 def buildings_grid(n_side: int, x0: float, y0: float, span: float, margin: float) -> list:

@@ -176,9 +176,10 @@ def test_merge_department_layers_into_a_draft_with_crosswalk(db, tmp_path):
         ),
         {"p": plan.id},
     ).all()
-    # The merge works in the Gauss–Krüger zone and comes back to lon/lat: edges land within millimetres of the
-    # community's (a 1 mm band around a 4 km boundary is 4 m²).
-    assert len(rows) == 2 and all(diff < 10.0 for _, diff in rows)
+    # The merge works in the Gauss–Krüger zone (and splits oversized grids in lon/lat); its grids come back with
+    # their edges on the community's own lon/lat edges, so they tile it as exactly as divided plans do (before,
+    # vertices placed on the metric chord of a 1 km edge missed the lon/lat edge by up to a centimetre: ~1 m²).
+    assert len(rows) == 2 and all(diff < 0.01 for _, diff in rows)
     assert db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p AND code IS NULL"), {"p": plan.id}).scalar_one() == 0
     # every department grid is accounted for: its shares across unified grids add up to its whole area
     shares = db.execute(

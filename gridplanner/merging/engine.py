@@ -20,6 +20,7 @@ from gridplanner.merging import sizing
 from gridplanner.merging.agreement import agreement, choose_base
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
 from gridplanner.merging.geometry import clean_coverage, containing_index, polygon_parts
+from gridplanner.merging.lonlat import grids_to_lonlat
 from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
 from gridplanner.merging.report import located, mapped_to_several, summary, tag
 from gridplanner.merging.split import split_oversized
@@ -76,6 +77,7 @@ def merge_layers(
         raise VectorInputError("communities", f"has no field {code_field!r} (fields: {list(communities.columns)})")
     comm = check_features(communities, "communities", POLYGON, id_field=code_field).data
     crs = projected_crs_for(comm)
+    comm_lonlat = comm.geometry.values.to_numpy()
     comm_geoms = comm.to_crs(crs).geometry.values.to_numpy()
     codes = comm[code_field].astype(str).to_numpy()
     repeated = sorted({c for c in codes[pd.Series(codes).duplicated().to_numpy()]})
@@ -85,6 +87,7 @@ def merge_layers(
     if not shapely.coverage_is_valid(comm_geoms):
         # Overlapping or mismatched community lines would hand one area to two communities.
         comm_geoms = np.asarray(clean_coverage(comm_geoms))
+        comm_lonlat = gpd.GeoSeries(comm_geoms, crs=crs).to_crs(STORAGE_CRS).values.to_numpy()
         report["communities_cleaned"] = True
 
     # GEOS work releases the GIL, so threads share the cores. A geometry is never prepared (used in a prepared
@@ -158,7 +161,7 @@ def merge_layers(
         slivers += more
     grids, grid_comm, out_labels, sequence = _reading_order(grids, grid_comm, out_labels, crs)
     progress("crosswalk", 0, len(prepared))
-    result_grids, point_grid = _grid_table(grids, grid_comm, sequence, out_labels, codes, bld, crs)
+    result_grids, point_grid = _grid_table(grids, grid_comm, sequence, out_labels, codes, bld, crs, comm_geoms, comm_lonlat)
     tree = shapely.STRtree(grids)
     tree.query(grids[:1])  # built now, before threads share it
     tables, complete = [], {}
@@ -293,8 +296,9 @@ def _split_label(label: str) -> str:
     return label if label.startswith("split of ") else f"split of {label}"
 
 
-def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """The unified grids as a GeoDataFrame in EPSG:4490, and the grid index of each building (-1: none)."""
+def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs, comm_geoms, comm_lonlat) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The unified grids as a GeoDataFrame in EPSG:4490 (edges on community lines on the communities' own
+    lon/lat edges), and the grid index of each building (-1: none)."""
     n = len(grids)
     hh, pop, count = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
     point_grid = np.zeros(0, dtype=int)
@@ -314,7 +318,7 @@ def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs) -> tuple[gp
             "source": labels,
             "base_id": None,
         },
-        geometry=gpd.GeoSeries(grids, crs=crs).to_crs(STORAGE_CRS).values,
+        geometry=grids_to_lonlat(grids, comm_geoms, comm_lonlat, crs),
         crs=STORAGE_CRS,
     )
     return table, point_grid
