@@ -345,3 +345,19 @@ def test_merging_the_halves_of_a_split_grid_restores_the_grid_count(db, client, 
     assert len(_plan_grids(db, ws.plan)) == before
     fc = client.get(f"{ws.url}/grids").json()
     assert len(fc["features"]) == before
+
+
+def test_recount_estimates_missing_households_as_planning_does(db, ws):
+    """A building without households counts by the planning engine's rule (population / 2.8 here), so a
+    grid's figures after an edit agree with what the engine wrote for the same buildings."""
+    from gridplanner.planning.households import PERSONS_PER_HOUSEHOLD
+
+    db.execute(text("UPDATE buildings SET households = NULL, population = 280 WHERE source_id = 'middle'"))
+    db.execute(text("UPDATE buildings SET households = NULL, population = NULL, floors = 6, use = 'residential' WHERE source_id = 'east'"))
+    log.recompute_figures(db, ws.grids)
+    area = db.execute(text("SELECT ST_Area(geom::geography) FROM buildings WHERE source_id = 'east'")).scalar_one()
+    assert _grid(db, ws.grids[1])["households"] == round(280 / PERSONS_PER_HOUSEHOLD) == 100
+    east = _grid(db, ws.grids[2])
+    assert east["building_count"] == 1
+    assert abs(east["households"] - round(6 * area / 90)) <= 1  # projected vs ellipsoidal footprint area
+    assert east["households"] > 0

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridplanner.planning.households import estimate_households
 from gridplanner.store import models as m
+from gridplanner.store.frames import read_frame
 
 COLUMNS = ("code", "name", "type", "dedicated_kind", "community_code", "households", "population", "area_m2", "building_count", "source")
 
@@ -65,20 +68,41 @@ def write_rows(session: Session, plan_id: int, remove: list[dict], add: list[dic
 
 def recompute_figures(session: Session, ids: list[int]) -> None:
     """Area (m², on the ellipsoid), households, population and building count of grids ``ids``: a building
-    counts for the grid holding more than half of its footprint (a point building: the grid covering it)."""
+    counts for the grid holding more than half of its footprint (a point building: the grid covering it).
+
+    Households and population go through the planning engine's own estimate
+    (:func:`~gridplanner.planning.households.estimate_households`), so a hand-edited grid and a planned one
+    count a building without households the same way."""
     if not ids:
         return
+    held = read_frame(
+        session,
+        """SELECT g.id AS grid_id, b.households, b.population, b.floors, b.use, b.geom
+           FROM grids g JOIN buildings b ON ST_Intersects(b.geom, g.geom) AND CASE
+                WHEN ST_Dimension(b.geom) = 2 THEN ST_Area(ST_Intersection(b.geom, g.geom)) > 0.5 * ST_Area(b.geom)
+                ELSE ST_Covers(g.geom, ST_PointOnSurface(b.geom)) END
+           WHERE g.id = ANY(:ids)""",
+        {"ids": list(ids)},
+    )
+    households, population, _ = estimate_households(held)
+    sums = (
+        pd.DataFrame({"grid_id": held["grid_id"].to_numpy(dtype="int64"), "hh": households, "pop": population})
+        .groupby("grid_id")
+        .agg(hh=("hh", "sum"), pop=("pop", "sum"), n=("hh", "size"))
+    )
+    ids = [int(i) for i in ids]
     session.execute(
         text(
             """UPDATE grids g SET area_m2 = ST_Area(g.geom::geography), households = s.hh, population = s.pop, building_count = s.n
-               FROM (SELECT g2.id, COALESCE(sum(b.households), 0) AS hh, COALESCE(sum(b.population), 0) AS pop, count(b.id) AS n
-                     FROM grids g2 LEFT JOIN buildings b ON ST_Intersects(b.geom, g2.geom) AND CASE
-                          WHEN ST_Dimension(b.geom) = 2 THEN ST_Area(ST_Intersection(b.geom, g2.geom)) > 0.5 * ST_Area(b.geom)
-                          ELSE ST_Covers(g2.geom, ST_PointOnSurface(b.geom)) END
-                     WHERE g2.id = ANY(:ids) GROUP BY g2.id) s
+               FROM unnest(CAST(:ids AS bigint[]), CAST(:hh AS int[]), CAST(:pop AS int[]), CAST(:n AS int[])) AS s(id, hh, pop, n)
                WHERE g.id = s.id"""
         ),
-        {"ids": ids},
+        {
+            "ids": ids,
+            "hh": [int(sums.hh.get(i, 0)) for i in ids],
+            "pop": [int(sums["pop"].get(i, 0)) for i in ids],
+            "n": [int(sums.n.get(i, 0)) for i in ids],
+        },
     )
 
 
