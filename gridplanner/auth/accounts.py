@@ -10,6 +10,7 @@ import secrets
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from gridplanner.auth.keycache import KEYS
 from gridplanner.auth.passwords import hash_password, verify_password
 from gridplanner.auth.principal import ROLES, SCOPES, Principal
 from gridplanner.store import models as m
@@ -99,13 +100,22 @@ def revoke_key(session: Session, key_id: int) -> None:
     n = session.execute(update(m.ApiKey).where(m.ApiKey.id == key_id, m.ApiKey.revoked_at.is_(None)).values(revoked_at=func.now())).rowcount
     if not n:
         raise AccountError(f"no active API key {key_id}")
+    # This process stops accepting it now; other processes within keycache.TTL_SECONDS.
+    KEYS.forget_key(key_id)
 
 
 def key_principal(session: Session, token: str) -> Principal | None:
-    key = session.execute(select(m.ApiKey).where(m.ApiKey.key_hash == sha256(token), m.ApiKey.revoked_at.is_(None))).scalar_one_or_none()
-    if key is None:
+    """The principal of an active key (remembered for a few seconds, see :mod:`gridplanner.auth.keycache`)."""
+    key_hash = sha256(token)
+    cached = KEYS.get(key_hash)
+    if cached is not None:
+        return cached
+    row = session.execute(select(m.ApiKey.id, m.ApiKey.scopes).where(m.ApiKey.key_hash == key_hash, m.ApiKey.revoked_at.is_(None))).first()
+    if row is None:
         return None
-    return Principal(kind="key", name=f"key:{key.id}", scopes=tuple(key.scopes), id=key.id)
+    principal = Principal(kind="key", name=f"key:{row.id}", scopes=tuple(row.scopes), id=row.id)
+    KEYS.put(key_hash, principal)
+    return principal
 
 
 def ensure_demo_accounts(session: Session) -> dict[str, str]:
