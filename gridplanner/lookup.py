@@ -1,9 +1,10 @@
 """Grid lookups for other systems: point → grid, batches of points, grids by code, area or community, a code's
 lineage, the change feed between published versions and the department crosswalk.
 
-All the work is SQL run by PostGIS on the GiST index of ``grids.geom``; points and boxes arrive here already in
-CGCS2000 lon/lat (callers convert GCJ-02/BD-09 with :mod:`gis.webcoords`). On a shared edge a point lies in
-two grids: the lowest code wins, so the answer never depends on row order.
+The work is SQL run by PostGIS on the GiST index of ``grids.geom``, except batches on a published (or archived)
+plan, which an in-memory STRtree of its grids answers (:mod:`gridplanner.lookup_index`, same answers); points
+and boxes arrive here already in CGCS2000 lon/lat (callers convert GCJ-02/BD-09 with :mod:`gis.webcoords`). On
+a shared edge a point lies in two grids: the lowest code wins, so the answer never depends on row order.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.webcoords import WGS84, normalise_system, transform, transform_geometries
+from gridplanner import lookup_index, lookup_reads
 
 #: At most this many points in one batch request.
 BATCH_LIMIT = 10_000
@@ -94,9 +96,14 @@ def lookup_point_json(session: Session, lon: float, lat: float, plan_id: int | N
     """The grid holding the CGCS2000 point (lon, lat) as JSON text: code, name, type, community, street,
     district, staff contact (网格长, 专职网格员), plan, and ``query`` echoed; None when no grid holds it.
 
+    Read on a connection of :mod:`gridplanner.lookup_reads` when ``session`` has not begun a transaction.
+
     Raises :class:`PlanNotFound`."""
     params = {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES), "query": json.dumps(query or {}, ensure_ascii=False)}
-    row = _driver(session).execute(_POINT_SQL, params).fetchone()
+    if lookup_reads.may_read_outside(session):
+        row = lookup_reads.fetch_one(_POINT_SQL, params)
+    else:
+        row = _driver(session).execute(_POINT_SQL, params).fetchone()
     if row is None:
         resolve_plan(session, plan_id)  # raises with the reason
         raise PlanNotFound(f"no plan {plan_id}")  # only if the plan vanished between the two statements
@@ -132,6 +139,15 @@ def lookup_points(session: Session, plan_id: int, lon: np.ndarray, lat: np.ndarr
     for i, code in zip(order.tolist(), codes):
         out[i] = code
     return out
+
+
+def lookup_codes(session: Session, plan_id: int, lon: np.ndarray, lat: np.ndarray) -> list[str | None]:
+    """What :func:`lookup_points` answers, from this process's in-memory index of the plan when it is not a
+    draft (:mod:`gridplanner.lookup_index`, built on first use), else by the SQL."""
+    index = lookup_index.plan_index(session, plan_id)
+    if index is None:
+        return lookup_points(session, plan_id, lon, lat)
+    return index.lookup(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
 
 
 def _spread_bits(v: np.ndarray) -> np.ndarray:

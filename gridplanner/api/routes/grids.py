@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Annotated
 
 import numpy as np
+import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -218,6 +219,9 @@ def lookup_point(
         found = lookup.lookup_point_json(session, x, y, plan, query=query)
     except lookup.PlanNotFound as exc:
         raise HTTPException(404, str(exc)) from None
+    except psycopg.OperationalError:
+        # What the app answers for SQLAlchemy's OperationalError; this read goes to psycopg directly.
+        raise HTTPException(503, "database unavailable, try again shortly") from None
     if found is None:
         return JSONResponse(status_code=404, content={"detail": "no grid contains this point", "lon": lon, "lat": lat, "crs": crs.value})
     # PostgreSQL wrote the JSON; parsing and re-validating it here would double the cost of a lookup.
@@ -230,7 +234,8 @@ def lookup_point(
     responses={413: {"description": f"more than {lookup.BATCH_LIMIT:,} points"}, 404: {"description": "no published plan"}},
 )
 def lookup_batch(body: BatchRequest, session: SessionDep, plan: PlanParam = None):
-    """Batch lookup (批量定位): up to 10,000 points in one request, answered in order in one database round trip.
+    """Batch lookup (批量定位): up to 10,000 points in one request, answered in order (from an in-memory index
+    of the plan's grids; a draft named with ``plan`` in one database round trip).
 
     Each result has the grid code, or null with the reason."""
     n = len(body.points)
@@ -247,7 +252,7 @@ def lookup_batch(body: BatchRequest, session: SessionDep, plan: PlanParam = None
     good = np.flatnonzero(~bad)
     lon, lat = lookup.to_cgcs2000(coords[good, 0], coords[good, 1], body.crs.value)
     codes: list[str | None] = [None] * n
-    for i, code in zip(good.tolist(), lookup.lookup_points(session, ref.id, lon, lat)):
+    for i, code in zip(good.tolist(), lookup.lookup_codes(session, ref.id, lon, lat)):
         codes[i] = code
     results = [{"code": c, "reason": None} if c is not None else {"code": None, "reason": NO_GRID} for c in codes]
     for i in np.flatnonzero(bad).tolist():

@@ -1,0 +1,172 @@
+"""The fast paths of the lookup API answer what the SQL they stand in for answers: the in-memory index of a
+published plan (batch lookups), the autocommit read (single lookups), and the API key cache (a revoked key
+still stops working: at once in the revoking process, within the cache's TTL elsewhere)."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import shapely
+from sqlalchemy import text
+
+from gridplanner import lookup, lookup_index, lookup_reads, plans
+from gridplanner.auth.accounts import create_key, revoke_key
+from gridplanner.auth.keycache import KEYS, TTL_SECONDS, KeyCache
+from gridplanner.auth.principal import Principal
+from gridplanner.importing import import_file
+from tests.helpers import DX, DY, X0, Y0, communities_gdf, write
+
+API = "/api/v1"
+
+
+def _grids() -> gpd.GeoDataFrame:
+    """Community 1 in a 2 x 2 block of squares, the lower left one with two holes: one filled by an island grid,
+    one left empty; community 2 in two triangles sharing a diagonal and a strip beside them."""
+    h, w = DY / 2, DX / 2
+    sq = [shapely.box(X0 + i * w, Y0 + j * h, X0 + (i + 1) * w, Y0 + (j + 1) * h) for j in range(2) for i in range(2)]
+    island = shapely.box(X0 + 0.001, Y0 + 0.001, X0 + 0.002, Y0 + 0.002)
+    empty = shapely.box(X0 + 0.003, Y0 + 0.003, X0 + 0.004, Y0 + 0.004)
+    sq[0] = shapely.Polygon(sq[0].exterior, [island.exterior, empty.exterior])
+    x1, x2 = X0 + DX, X0 + DX + 0.006
+    tri_a = shapely.Polygon([(x1, Y0), (x2, Y0), (x2, Y0 + DY)])
+    tri_b = shapely.Polygon([(x1, Y0), (x2, Y0 + DY), (x1, Y0 + DY)])
+    strip = shapely.box(x2, Y0, X0 + 2 * DX, Y0 + DY)
+    geoms = [*sq, island, tri_a, tri_b, strip]
+    communities = ["330106001001"] * 5 + ["330106001002"] * 3
+    return gpd.GeoDataFrame({"community_code": communities, "households": 300}, geometry=geoms, crs=4490)
+
+
+def _publish(db, tmp_path, grids: gpd.GeoDataFrame) -> int:
+    import_file(db, "communities", write(communities_gdf(), tmp_path / "c.geojson"))
+    plan = plans.create_draft(db, "fast", from_published=False)
+    plans.write_grids(db, plan.id, grids, source="test")
+    plans.publish(db, plan.id)
+    return plan.id
+
+
+def _probe_points(grids: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Every vertex, every edge's midpoint, points in both holes, random points over and around the block."""
+    xy = [shapely.get_coordinates(grids.geometry.values)]
+    for ring in shapely.get_rings(grids.geometry.values):
+        c = shapely.get_coordinates(ring)
+        xy.append((c[:-1] + c[1:]) / 2)
+    xy.append(np.array([[X0 + 0.0015, Y0 + 0.0015], [X0 + 0.0035, Y0 + 0.0035], [X0 + 0.003, Y0 + 0.0035]]))
+    rng = np.random.default_rng(7)
+    xy.append(np.column_stack([rng.uniform(X0 - 0.002, X0 + 2 * DX + 0.002, 500), rng.uniform(Y0 - 0.002, Y0 + DY + 0.002, 500)]))
+    pts = np.concatenate(xy)
+    return pts[:, 0], pts[:, 1]
+
+
+def test_index_answers_what_the_sql_answers_on_edges_vertices_and_holes(client, db, tmp_path):
+    grids = _grids()
+    pid = _publish(db, tmp_path, grids)
+    x, y = _probe_points(grids)
+    want = lookup.lookup_points(db, pid, x, y)
+    index = lookup_index.plan_index(db, pid)
+    assert index is not None and len(index.codes) == len(grids)
+    got = index.lookup(x, y)
+    assert got == want
+    # the probes do reach the cases that matter: shared edges, the island, the empty hole, the outside
+    assert None in want and len(set(want) - {None}) == len(grids)
+    island_code = lookup.lookup_points(db, pid, np.array([X0 + 0.0015]), np.array([Y0 + 0.0015]))[0]
+    assert island_code is not None and lookup.lookup_points(db, pid, np.array([X0 + 0.0035]), np.array([Y0 + 0.0035])) == [None]
+    # and the API answers from the index the same, in input order
+    body = client.post(f"{API}/grids/lookup", json={"points": np.column_stack([x, y]).tolist()}).json()
+    assert [r["code"] for r in body["results"]] == want
+
+
+def test_on_a_shared_vertex_the_lowest_code_wins_in_both(db, tmp_path):
+    grids = _grids()
+    pid = _publish(db, tmp_path, grids)
+    # the centre of the 2 x 2 block touches all four squares
+    x, y = np.array([X0 + DX / 2]), np.array([Y0 + DY / 2])
+    four = sorted(db.execute(text("SELECT code FROM grids WHERE plan_id = :p AND ST_Intersects(geom, ST_SetSRID(ST_MakePoint(:x, :y), 4490))"), {"p": pid, "x": x[0], "y": y[0]}).scalars())
+    assert len(four) == 4
+    assert lookup.lookup_points(db, pid, x, y) == lookup_index.plan_index(db, pid).lookup(x, y) == [four[0]]
+
+
+def test_drafts_are_answered_by_sql_and_a_new_publication_gets_a_new_index(client, db, tmp_path):
+    grids = _grids()
+    pid = _publish(db, tmp_path, grids)
+    x, y = _probe_points(grids)
+    first = client.post(f"{API}/grids/lookup", json={"points": np.column_stack([x, y]).tolist()}).json()
+    assert first["plan"]["id"] == pid
+    # a draft that merges the two triangles: not indexed, answered by SQL, and edits would show at once
+    draft = plans.create_draft(db, "merged")
+    db.execute(text("DELETE FROM grids WHERE plan_id = :p AND ST_GeometryType(geom) = 'ST_Polygon' AND ST_NPoints(geom) = 4"), {"p": draft.id})
+    merged = grids.iloc[[5]].copy()
+    merged["geometry"] = [shapely.union(grids.geometry.iloc[5], grids.geometry.iloc[6]).normalize()]
+    plans.write_grids(db, draft.id, merged, source="test")
+    assert lookup_index.plan_index(db, draft.id) is None
+    on_draft = client.post(f"{API}/grids/lookup", params={"plan": draft.id}, json={"points": np.column_stack([x, y]).tolist()}).json()
+    assert [r["code"] for r in on_draft["results"]] == lookup.lookup_points(db, draft.id, x, y)
+    plans.publish(db, draft.id)
+    second = client.post(f"{API}/grids/lookup", json={"points": np.column_stack([x, y]).tolist()}).json()
+    assert second["plan"]["id"] == draft.id
+    assert [r["code"] for r in second["results"]] == lookup.lookup_points(db, draft.id, x, y) != [r["code"] for r in first["results"]]
+
+
+def test_a_revoked_key_stops_at_once_here_and_within_the_ttl_elsewhere(anon_client, db, monkeypatch):
+    key, token = create_key(db, "12345 hotline", ["lookup"])
+    other, token2 = create_key(db, "综治", ["lookup"])
+    path = f"{API}/codes/330106001001001/decode"
+    assert anon_client.get(path, headers={"X-API-Key": token}).status_code == 200
+    assert KEYS.get(key.key_hash) is not None  # remembered
+    # revoked by this process: forgotten at once
+    revoke_key(db, key.id)
+    assert anon_client.get(path, headers={"X-API-Key": token}).status_code == 401
+    # revoked by another process (the CLI, another worker): this one trusts what it saw for TTL_SECONDS
+    now = [1000.0]
+    monkeypatch.setattr(KEYS, "clock", lambda: now[0])
+    assert anon_client.get(path, headers={"X-API-Key": token2}).status_code == 200
+    db.execute(text("UPDATE api_keys SET revoked_at = now() WHERE id = :k"), {"k": other.id})
+    assert anon_client.get(path, headers={"X-API-Key": token2}).status_code == 200
+    now[0] += TTL_SECONDS + 0.1
+    res = anon_client.get(path, headers={"X-API-Key": token2})
+    assert res.status_code == 401 and res.json()["detail"] == "invalid or revoked API key"
+
+
+def test_key_cache_remembers_resolved_keys_only_for_its_ttl():
+    now = [0.0]
+    cache = KeyCache(ttl=5, clock=lambda: now[0])
+    p = Principal(kind="key", name="key:7", scopes=("lookup",), id=7)
+    assert cache.get("h") is None
+    cache.put("h", p)
+    now[0] = 4.9
+    assert cache.get("h") is p
+    now[0] = 5.0
+    assert cache.get("h") is None
+    cache.put("h", p)
+    cache.forget_key(7)
+    assert cache.get("h") is None
+
+
+def test_single_lookup_reads_on_its_own_connection_with_committed_data(committed_db, tmp_path, monkeypatch):
+    """With the real per-request session (nothing overridden): once the key is remembered, a lookup is one
+    autocommit statement, and answers as the session would."""
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+    from gridplanner.store.database import session_scope
+
+    grids = _grids()
+    with session_scope() as s:
+        pid = _publish(s, tmp_path, grids)
+        _, token = create_key(s, "app", ["lookup"])
+    with session_scope() as s:
+        x, y = s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids WHERE plan_id = :p ORDER BY code LIMIT 1) t"), {"p": pid}).one()
+        expected = lookup.lookup_point_json(s, x, y, query={})
+    calls = []
+    real = lookup_reads.fetch_one
+    monkeypatch.setattr(lookup_reads, "fetch_one", lambda sql, params: calls.append(1) or real(sql, params))
+    with TestClient(create_app(), headers={"X-API-Key": token}) as client:
+        answers = [client.get(f"{API}/grids/lookup", params={"lon": x, "lat": y}) for _ in range(3)]
+        outside = client.get(f"{API}/grids/lookup", params={"lon": X0 - 1, "lat": Y0})
+    assert [r.status_code for r in answers] == [200, 200, 200] and outside.status_code == 404
+    first = answers[0].json()
+    assert first["code"] == json.loads(expected)["code"] and first["plan"]["id"] == pid
+    assert all(r.json() == first for r in answers)
+    # the first request resolved the key in its session and read there; the others read on their own connection
+    assert len(calls) == 3
