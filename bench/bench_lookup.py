@@ -4,6 +4,7 @@ One command, from the project root (the embedded cluster is started if needed)::
 
     .venv/bin/python -m bench.bench_lookup              # ~20,000 grids, 20 s of load, writes docs/benchmarks.md
     .venv/bin/python -m bench.bench_lookup --duration 5 --no-docs
+    .venv/bin/python -m bench.bench_lookup --database my_bench --reuse --no-docs   # keep the city between runs
 
 It needs ``wrk`` (Debian: ``apt-get install -y wrk``) as the HTTP load generator: written in C, it leaves the
 two cores to the server and PostgreSQL. What it does:
@@ -14,8 +15,8 @@ two cores to the server and PostgreSQL. What it does:
 2. starts ``uvicorn`` on 127.0.0.1 at a free port and waits for /api/v1/health;
 3. single lookups: ``wrk`` with each of ``--connections`` (e.g. 8,32) clients for ``--duration`` seconds, GCJ-02
    points inside grids;
-4. batch lookups: ``POST /api/v1/grids/lookup`` with 10,000 GCJ-02 points, ``--batches`` times; the same SQL
-   in-process without HTTP;
+4. batch lookups: ``POST /api/v1/grids/lookup`` with 10,000 GCJ-02 points, ``--batches`` times; in-process
+   without HTTP, the batch SQL and the in-memory index the API answers a published plan from;
 5. the peer: one ``ST_Contains`` query per point over psycopg, on one connection and on as many connections
    (threads) as the largest ``--connections``, for ``--duration`` seconds, with the same points;
 6. checks that every answer agrees with shapely's point-in-polygon on the same grids, stops the server and
@@ -63,8 +64,9 @@ def _libpq(url) -> str:
     return psycopg.conninfo.make_conninfo(host=url.host or "", port=str(url.port or 5432), user=url.username or "", password=url.password or "", dbname=url.database or "postgres")
 
 
-def bench_database() -> str:
-    """Create (fresh) and migrate the bench database; point this process's settings at it; its URL."""
+def bench_database(reuse: bool = False) -> str:
+    """Create (fresh, unless ``reuse``) and migrate the bench database; point this process's settings at it;
+    its URL."""
     from gridplanner.settings import Settings, get_settings
     from gridplanner.store import database
     from gridplanner.store.cluster import Cluster, create_database
@@ -73,13 +75,30 @@ def bench_database() -> str:
     if base.embedded:
         Cluster(base).start()
     server = make_url(database.database_url(base))
-    create_database(_libpq(server.set(database="postgres")), BENCH_DB, drop_first=True)
+    if not (reuse and _exists(_libpq(server.set(database="postgres")), BENCH_DB)):
+        create_database(_libpq(server.set(database="postgres")), BENCH_DB, drop_first=True)
     url = server.set(database=BENCH_DB).render_as_string(hide_password=False)
     os.environ["DATABASE_URL"] = url
     for cached in (get_settings, database.get_engine, database._sessionmaker):
         cached.cache_clear()
     database.upgrade()
     return url
+
+
+def _exists(admin_dsn: str, name: str) -> bool:
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        return conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is not None
+
+
+def published_city() -> gpd.GeoDataFrame | None:
+    """The grids (code, geometry) of the bench database's published plan, None when it has none."""
+    from gridplanner.store.database import session_scope
+
+    with session_scope() as session:
+        return gpd.read_postgis(
+            text("SELECT g.code, g.geom FROM grids g JOIN grid_plans p ON p.id = g.plan_id WHERE p.status = 'published' ORDER BY g.code"),
+            session.connection(), geom_col="geom",
+        ) if session.execute(text("SELECT 1 FROM grid_plans WHERE status = 'published'")).first() else None  # fmt: skip
 
 
 def voronoi_grids(communities: gpd.GeoDataFrame, per_community: int, seed: int = 5) -> gpd.GeoDataFrame:
@@ -276,17 +295,20 @@ def run_batches(port: int, lon: np.ndarray, lat: np.ndarray, expected: np.ndarra
     return {"count": batch * len(t), "rate": batch * len(t) / elapsed, "p50": float(np.median(t)), "p95": float(np.percentile(t, 95)), "p99": float(np.percentile(t, 99)), "max": float(t.max()), "errors": wrong[0]}
 
 
-def run_sql_batches(plan_id: int, lon: np.ndarray, lat: np.ndarray, expected: np.ndarray, batch: int, repeats: int) -> dict:
-    """The batch SQL of gridplanner.lookup in-process: the database's share of a batch request."""
+def run_sql_batches(plan_id: int, lon: np.ndarray, lat: np.ndarray, expected: np.ndarray, batch: int, repeats: int, how: str = "sql") -> dict:
+    """A batch lookup of gridplanner.lookup in-process, without HTTP: ``sql`` the batch SQL (the database's
+    share of a request answered by SQL), ``index`` the in-memory index the API answers published plans from
+    (built by the first, unmeasured, batch)."""
     from gridplanner import lookup
     from gridplanner.store.database import session_scope
 
+    find = lookup.lookup_points if how == "sql" else lookup.lookup_codes
     times, wrong = [], 0
     with session_scope() as session:
         for r in range(repeats + 1):
             lo = (r * batch) % max(1, len(lon) - batch + 1)
             t = time.perf_counter()
-            codes = lookup.lookup_points(session, plan_id, lon[lo : lo + batch], lat[lo : lo + batch])
+            codes = find(session, plan_id, lon[lo : lo + batch], lat[lo : lo + batch])
             dt = time.perf_counter() - t
             wrong += int(np.sum(np.array([c or "" for c in codes], dtype=object) != expected[lo : lo + batch]))
             if r:
@@ -443,6 +465,7 @@ def write_section(body: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global BENCH_DB
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--grids", type=int, default=20_000, help="about this many grids (default 20,000)")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of load per run (default 20)")
@@ -450,6 +473,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     ap.add_argument("--batches", type=int, default=20, help="batch requests of 10,000 points (default 20)")
     ap.add_argument("--no-docs", action="store_true", help="print the table only, leave docs/benchmarks.md alone")
+    ap.add_argument("--database", default=BENCH_DB, help=f"the bench database (default {BENCH_DB}; dropped and re-created)")
+    ap.add_argument("--reuse", action="store_true", help="keep the city of an earlier run in --database (the run's --grids is then ignored)")
     args = ap.parse_args(argv)
     levels = [int(v) for v in str(args.connections).split(",") if v.strip()]
     load_before = os.getloadavg()[0]
@@ -457,9 +482,14 @@ def main(argv: list[str] | None = None) -> int:
         print("wrk is needed for the HTTP load: apt-get install -y wrk", file=sys.stderr)
         return 2
 
-    url = bench_database()
-    grids, timings = build_city(args.grids)
-    print(f"city: {len(grids):,} grids (generate {timings['generate']:.1f} s, write {timings['write']:.1f} s, publish with codes {timings['publish']:.1f} s)", flush=True)
+    BENCH_DB = args.database
+    url = bench_database(args.reuse)
+    grids = published_city() if args.reuse else None
+    if grids is None:
+        grids, timings = build_city(args.grids)
+        print(f"city: {len(grids):,} grids (generate {timings['generate']:.1f} s, write {timings['write']:.1f} s, publish with codes {timings['publish']:.1f} s)", flush=True)
+    else:
+        print(f"city: {len(grids):,} grids of an earlier run in {BENCH_DB}", flush=True)
     lon, lat, expected = sample_points(grids, 20_000, outside_share=0.05)
     inside = expected != ""
     from gis.webcoords import transform
@@ -496,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         server.wait(timeout=30)
     sql_batch = with_cpu(in_here, run_sql_batches, plan_id, lon, lat, expected, 10_000, args.batches)
     rows.append(("its batch SQL alone (in-process, no HTTP)", f"{args.batches} batches of 10,000", {**sql_batch, "unit": "points"}))
+    index_batch = with_cpu(in_here, run_sql_batches, plan_id, lon, lat, expected, 10_000, args.batches, "index")
+    rows.append(("its in-memory index alone (in-process, no HTTP; STRtree of the published plan)", f"{args.batches} batches of 10,000", {**index_batch, "unit": "points"}))
     peer1 = with_cpu(in_here, run_peer, dsn, plan_id, lon[inside], lat[inside], expected[inside], 1, min(args.duration, 10))
     rows.append(("peer: plain PostGIS `ST_Contains` query per point (psycopg, prepared)", f"1 connection, {min(args.duration, 10):.0f} s", {**peer1, "unit": "points"}))
     peer = with_cpu(in_here, run_peer, dsn, plan_id, lon[inside], lat[inside], expected[inside], max(levels), args.duration)
