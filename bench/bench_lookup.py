@@ -427,6 +427,17 @@ def commit() -> str:
     return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
+def server_stack() -> str:
+    """The uvicorn the bench runs and what it picked by itself: httptools and uvloop when installed."""
+    import importlib.util
+
+    import uvicorn
+
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return f"uvicorn {uvicorn.__version__} (HTTP parser {http}, event loop {loop})"
+
+
 def machine() -> str:
     cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), platform.processor())
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
@@ -551,7 +562,7 @@ generator excluded), read from /proc; "idle cores could do" divides the machine'
 same work would reach on this machine with nothing else running, a figure that stays meaningful when other work
 shares the cores during the run.
 
-Machine: {machine()}; load average (1 min) {load_before:.1f} before the run and {load_after:.1f} after it (other work on the machine shares the cores); PostgreSQL {versions.get('postgres', '?')}, PostGIS {versions.get('postgis', '?')}; Python {platform.python_version()}. Code: {commit()}. Date: {when}.
+Machine: {machine()}; load average (1 min) {load_before:.1f} before the run and {load_after:.1f} after it (other work on the machine shares the cores); PostgreSQL {versions.get('postgres', '?')}, PostGIS {versions.get('postgis', '?')}; Python {platform.python_version()}; {server_stack()}. Code: {commit()}. Date: {when}.
 Command: `.venv/bin/python -m bench.bench_lookup --grids {args.grids} --duration {args.duration:g} --connections {','.join(map(str, levels))} --workers {args.workers} --batches {args.batches}`.
 
 {table(rows)}
