@@ -209,7 +209,8 @@ def free_port() -> int:
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen:
     # The per-key rate limit (100/s by default) would measure the limiter, not the lookup.
     env = {**os.environ, "DATABASE_URL": url, "GRIDPLANNER_RATE_LIMIT_PER_SECOND": "0"}
-    cmd = [sys.executable, "-m", "uvicorn", "gridplanner.api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port),
+    # As `gridplanner serve` runs it: uvicorn with the workers' shared socket opened as TCP (gridplanner.api.server).
+    cmd = [sys.executable, "-m", "gridplanner.api.server", "--host", "127.0.0.1", "--port", str(port),
            "--workers", str(workers), "--log-level", "warning", "--no-access-log"]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
