@@ -53,11 +53,12 @@ def create_app() -> FastAPI:
     limits.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_upload_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
+    # Starlette tries routes in order: the lookups other systems call most come first.
+    app.include_router(grids.router, prefix=API_PREFIX)
     app.include_router(auth_routes.router, prefix=API_PREFIX)
     app.include_router(store_views.router, prefix=API_PREFIX)
     app.include_router(plans.router, prefix=API_PREFIX)
     app.include_router(edits.router, prefix=API_PREFIX)
-    app.include_router(grids.router, prefix=API_PREFIX)
     app.include_router(tiles.router, prefix=API_PREFIX)
     app.include_router(collections.router, prefix=API_PREFIX)
     app.include_router(staff.router, prefix=API_PREFIX)
