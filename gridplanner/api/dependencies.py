@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from gridplanner.store.database import session_scope
+from gridplanner.store.database import new_session
 
 
-def get_session() -> Iterator[Session]:
-    """A session committed when the request succeeds, rolled back when it fails."""
-    with session_scope() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """A session committed when the request succeeds, rolled back when it fails.
+
+    Async, so that a request whose session never opens a transaction (a lookup answered on a connection of its
+    own, with a key this process remembers) costs no thread: only a commit, rollback or close that talks to the
+    database goes to the thread pool."""
+    session = new_session()
+    try:
         yield session
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        raise
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()

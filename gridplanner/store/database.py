@@ -56,10 +56,15 @@ def _sessionmaker() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 
 
+def new_session() -> Session:
+    """A session on the store (no connection is taken until it is used)."""
+    return _sessionmaker()()
+
+
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """A session whose work is committed at the end of the block, or rolled back whole on error."""
-    session = _sessionmaker()()
+    session = new_session()
     try:
         yield session
         session.commit()
