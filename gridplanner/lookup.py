@@ -9,6 +9,7 @@ a shared edge a point lies in two grids: the lowest code wins, so the answer nev
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -92,6 +93,17 @@ def _driver(session: Session):
     return session.connection().connection.driver_connection
 
 
+def _point_params(lon: float, lat: float, plan_id: int | None, query: dict | None) -> dict:
+    return {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES), "query": json.dumps(query or {}, ensure_ascii=False)}
+
+
+def _point_answer(session: Session, row: tuple | None, plan_id: int | None) -> str | None:
+    if row is None:
+        resolve_plan(session, plan_id)  # raises with the reason
+        raise PlanNotFound(f"no plan {plan_id}")  # only if the plan vanished between the two statements
+    return row[0]
+
+
 def lookup_point_json(session: Session, lon: float, lat: float, plan_id: int | None = None, *, query: dict | None = None) -> str | None:
     """The grid holding the CGCS2000 point (lon, lat) as JSON text: code, name, type, community, street,
     district, staff contact (网格长, 专职网格员), plan, and ``query`` echoed; None when no grid holds it.
@@ -99,14 +111,22 @@ def lookup_point_json(session: Session, lon: float, lat: float, plan_id: int | N
     Read on a connection of :mod:`gridplanner.lookup_reads` when ``session`` has not begun a transaction.
 
     Raises :class:`PlanNotFound`."""
-    params = {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES), "query": json.dumps(query or {}, ensure_ascii=False)}
+    params = _point_params(lon, lat, plan_id, query)
     if lookup_reads.may_read_outside(session):
         row = lookup_reads.fetch_one(_POINT_SQL, params)
     else:
         row = _driver(session).execute(_POINT_SQL, params).fetchone()
+    return _point_answer(session, row, plan_id)
+
+
+async def lookup_point_json_async(session: Session, lon: float, lat: float, plan_id: int | None = None, *, query: dict | None = None) -> str | None:
+    """:func:`lookup_point_json` for a server's event loop: awaited on the loop's own connections when
+    ``session`` has not begun a transaction, else run on the session in a worker thread."""
+    if not lookup_reads.may_read_outside(session):
+        return await asyncio.to_thread(lookup_point_json, session, lon, lat, plan_id, query=query)
+    row = await lookup_reads.fetch_one_async(_POINT_SQL, _point_params(lon, lat, plan_id, query))
     if row is None:
-        resolve_plan(session, plan_id)  # raises with the reason
-        raise PlanNotFound(f"no plan {plan_id}")  # only if the plan vanished between the two statements
+        return await asyncio.to_thread(_point_answer, session, row, plan_id)
     return row[0]
 
 

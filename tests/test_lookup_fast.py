@@ -159,8 +159,13 @@ def test_single_lookup_reads_on_its_own_connection_with_committed_data(committed
         x, y = s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids WHERE plan_id = :p ORDER BY code LIMIT 1) t"), {"p": pid}).one()
         expected = lookup.lookup_point_json(s, x, y, query={})
     calls = []
-    real = lookup_reads.fetch_one
-    monkeypatch.setattr(lookup_reads, "fetch_one", lambda sql, params: calls.append(1) or real(sql, params))
+    real = lookup_reads.fetch_one_async
+
+    async def counted(sql, params):
+        calls.append(1)
+        return await real(sql, params)
+
+    monkeypatch.setattr(lookup_reads, "fetch_one_async", counted)
     with TestClient(create_app(), headers={"X-API-Key": token}) as client:
         answers = [client.get(f"{API}/grids/lookup", params={"lon": x, "lat": y}) for _ in range(3)]
         outside = client.get(f"{API}/grids/lookup", params={"lon": X0 - 1, "lat": Y0})
@@ -168,5 +173,6 @@ def test_single_lookup_reads_on_its_own_connection_with_committed_data(committed
     first = answers[0].json()
     assert first["code"] == json.loads(expected)["code"] and first["plan"]["id"] == pid
     assert all(r.json() == first for r in answers)
-    # the first request resolved the key in its session and read there; the others read on their own connection
+    # the first request resolved the key in its session and read there; the others awaited a statement on the
+    # event loop's own connection
     assert len(calls) == 3

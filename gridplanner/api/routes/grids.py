@@ -206,7 +206,7 @@ def _out_of_range(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     response_model=PointLookup,
     responses={404: {"model": NoGrid, "description": "no grid contains the point, or there is no published plan"}},
 )
-def lookup_point(
+async def lookup_point(
     session: SessionDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude", examples=[120.1089])],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude", examples=[30.2745])],
@@ -220,7 +220,7 @@ def lookup_point(
     x, y = float(x), float(y)
     query = {"lon": lon, "lat": lat, "crs": crs.value, "lon_cgcs2000": round(x, 8), "lat_cgcs2000": round(y, 8)}
     try:
-        found = lookup.lookup_point_json(session, x, y, plan, query=query)
+        found = await lookup.lookup_point_json_async(session, x, y, plan, query=query)
     except lookup.PlanNotFound as exc:
         raise HTTPException(404, str(exc)) from None
     except psycopg.OperationalError:
