@@ -234,7 +234,6 @@ request = function()
   i = i %% #paths + 1
   return wrk.format("GET", paths[i])
 end
-%s
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %%d %%d %%.1f %%.1f %%.1f %%.1f %%d %%d\\n", summary.requests, summary.duration,
     latency:percentile(50), latency:percentile(95), latency:percentile(99), latency.max, summary.errors.status,
@@ -243,13 +242,11 @@ end
 """
 
 
-def run_wrk(port: int, paths: list[str], connections: int, duration: float, headers: dict[str, str], rate: float | None = None) -> dict:
-    """Single lookups under load; latencies in ms. Without ``rate`` each client sends its next request as soon as
-    the answer arrives (the server saturated); with it each client waits ``connections / rate`` seconds before
-    each request, so the clients together offer at most ``rate`` requests a second."""
-    pause = f"delay = function() return {round(connections / rate * 1000)} end" if rate else ""
+def run_wrk(port: int, paths: list[str], connections: int, duration: float, headers: dict[str, str]) -> dict:
+    """Single lookups under load, each client sending its next request as soon as the last is answered;
+    latencies in ms."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT % (",".join(f'"{p}"' for p in paths), pause))
+        f.write(WRK_SCRIPT % ",".join(f'"{p}"' for p in paths))
         script = f.name
     try:
         cmd = ["wrk", "-t2", f"-c{connections}", f"-d{max(1, int(duration))}s", "--timeout", "5s", "-s", script]
@@ -485,8 +482,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--grids", type=int, default=20_000, help="about this many grids (default 20,000)")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of load per run (default 20)")
-    ap.add_argument("--rate", type=float, default=1100.0, help="one more run with the most connections, paced to offer this many req/s in all (0: none; default 1,100)")
-    ap.add_argument("--connections", default="8,32", help="concurrent HTTP clients, one wrk run per value (default 8,32)")
+    ap.add_argument("--connections", default="2,8,32", help="concurrent HTTP clients, one wrk run per value (default 2,8,32)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     ap.add_argument("--batches", type=int, default=20, help="batch requests of 10,000 points (default 20)")
     ap.add_argument("--no-docs", action="store_true", help="print the table only, leave docs/benchmarks.md alone")
@@ -534,12 +530,6 @@ def main(argv: list[str] | None = None) -> int:
             singles[c] = with_cpu(on_server, run_wrk, port, paths, c, args.duration, headers)
             singles[c]["errors"] += wrong_single
             rows.append(("Gridplanner `GET /api/v1/grids/lookup` (HTTP, GCJ-02 in, with levels and staff)", f"wrk, {c} connections, {args.duration:.0f} s, {args.workers} uvicorn workers", {**singles[c], "unit": "req"}))
-        if args.rate:
-            c = max(levels)
-            paced = with_cpu(on_server, run_wrk, port, paths, c, args.duration, headers, args.rate)
-            paced["errors"] += wrong_single
-            singles["paced"] = paced
-            rows.append(("Gridplanner `GET /api/v1/grids/lookup` (HTTP, GCJ-02 in, with levels and staff)", f"wrk, {c} connections paced to offer {args.rate:,.0f} req/s, {args.duration:.0f} s, {args.workers} uvicorn workers", {**paced, "unit": "req"}))
         batch1 = with_cpu(on_server, run_batches, port, lon, lat, expected, 10_000, args.batches, 1, headers)
         rows.append(("Gridplanner `POST /api/v1/grids/lookup` (HTTP, 10,000 GCJ-02 points a request)", f"{args.batches} requests, 1 client", {**batch1, "unit": "points"}))
         batch = with_cpu(on_server, run_batches, port, lon, lat, expected, 10_000, args.batches, 2, headers)
@@ -556,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     peer = with_cpu(in_here, run_peer, dsn, plan_id, lon[inside], lat[inside], expected[inside], max(levels), args.duration)
     rows.append(("peer: plain PostGIS `ST_Contains` query per point (psycopg, prepared)", f"{max(levels)} connections (threads), {args.duration:.0f} s", {**peer, "unit": "points"}))
     load_after = os.getloadavg()[0]
-    met = [f"{args.rate:,.0f} req/s offered by {max(levels)} paced connections" if c == "paced" else f"{c} connections" for c, r in singles.items() if r["rate"] >= 1000 and r["p99"] < 0.05]
+    met = [f"{c} connections" for c, r in singles.items() if r["rate"] >= 1000 and r["p99"] < 0.05]
     best = max(singles.values(), key=lambda r: r["rate"])
 
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -575,10 +565,10 @@ same work would reach on this machine with nothing else running, a figure that s
 shares the cores during the run.
 
 Machine: {machine()}; load average (1 min) {load_before:.1f} before the run and {load_after:.1f} after it (other work on the machine shares the cores); PostgreSQL {versions.get('postgres', '?')}, PostGIS {versions.get('postgis', '?')}; Python {platform.python_version()}; {server_stack()}. Code: {commit()}. Date: {when}.
-Command: `.venv/bin/python -m bench.bench_lookup --grids {args.grids} --duration {args.duration:g} --connections {','.join(map(str, levels))} --rate {args.rate:g} --workers {args.workers} --batches {args.batches}`.
-Unpaced wrk clients send each request as soon as the last is answered, so they drive the server to saturation on
-the shared cores and the tail latency is that of a saturated machine; the paced run offers a fixed rate (each
-client waits connections / rate seconds before each request) and shows the latency at that rate.
+Command: `.venv/bin/python -m bench.bench_lookup --grids {args.grids} --duration {args.duration:g} --connections {','.join(map(str, levels))} --workers {args.workers} --batches {args.batches}`.
+Each wrk client sends its next request as soon as the last is answered, so every row runs the machine flat out:
+with more clients than the cores can serve, requests queue and the latency grows with the clients (Little's law),
+while the throughput stays what the cores give.
 
 {table(rows)}
 
