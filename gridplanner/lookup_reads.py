@@ -93,14 +93,17 @@ class _AsyncConnections:
         raise AssertionError("unreachable")
 
 
+_conninfo: dict[Engine, str] = {}  # the store's engine -> libpq URL of its database
 #: Per event loop (a loop gone takes its connections with it), per database.
 _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _AsyncConnections]] = weakref.WeakKeyDictionary()
 
 
 async def fetch_one_async(sql: str, params: dict) -> tuple | None:
     """:func:`fetch_one` awaited on the running event loop, on a connection of that loop."""
-    url = database.get_engine().url
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    main = database.get_engine()
+    conninfo = _conninfo.get(main)
+    if conninfo is None:  # rendering the URL on every lookup cost more than the dict
+        conninfo = _conninfo[main] = main.url.set(drivername="postgresql").render_as_string(hide_password=False)
     pools = _async.setdefault(asyncio.get_running_loop(), {})
     pool = pools.get(conninfo)
     if pool is None:
