@@ -24,7 +24,14 @@ class Problem:
         return f"{who}: {self.message}"
 
 
-class VectorInputError(ValueError):
+class InputError(ValueError):
+    """Input or options that cannot be used as given (the user's to fix); nothing has been written.
+
+    Everything else an engine raises is a fault of the engine, reported as internal.
+    """
+
+
+class VectorInputError(InputError):
     """Input that cannot be used as given; nothing has been written when this is raised.
 
     >>> str(VectorInputError("a.geojson", [Problem("empty geometry", feature=3)]))

@@ -155,21 +155,27 @@ def _read_csv(path: Path, crs: CRS | None, encoding: str | None, lon: str | None
     return gpd.GeoDataFrame(attrs, geometry=gpd.points_from_xy(xs, ys), crs=crs or CRS.from_epsg(4326))
 
 
-def write_vector(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None) -> Path:
+def write_vector(gdf: gpd.GeoDataFrame, path: str | Path, *, layer: str | None = None,
+                 more: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
     """Write ``gdf`` to ``path``, the format chosen by extension; an existing file is replaced whole.
 
-    The file is written beside the target and renamed into place, so a failed write leaves no half file.
+    ``more`` adds further named layers (GeoPackage only). The file is written beside the target and renamed
+    into place, so a failed write leaves no half file.
     """
     path = Path(path)
     driver = DRIVERS.get(path.suffix.lower())
     if driver is None:
         raise ValueError(f"{path}: unsupported output type {path.suffix!r}; use one of {sorted(DRIVERS)}")
+    if more and driver != "GPKG":
+        raise ValueError(f"{path}: only a GeoPackage (.gpkg) holds several layers")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     _remove_dataset(tmp)
     kwargs = {"encoding": "UTF-8"} if driver == "ESRI Shapefile" else {}
     try:
         pyogrio.write_dataframe(gdf, tmp, driver=driver, layer=layer or path.stem, **kwargs)
+        for name, extra in (more or {}).items():
+            pyogrio.write_dataframe(extra, tmp, driver=driver, layer=name, append=True)
         _remove_dataset(path)
         for part in _dataset_parts(tmp):
             part.rename(path.with_suffix(part.suffix) if driver == "ESRI Shapefile" else path)

@@ -1,0 +1,318 @@
+"""The precision model: every geometry Gridplanner stores or writes lies on a 1e-7° grid (about 1 cm), with
+community outlines cut into edges short enough that a lon/lat edge and its chord in a metric CRS agree.
+
+Why a model at all. Grids are computed and stored in CGCS2000 lon/lat (EPSG:4490) but measured, drawn and
+checked in a metric CRS (a Gauss–Krüger zone): ``ST_Transform``, QGIS and every area figure move each vertex and
+join the moved vertices by straight lines. A straight lon/lat edge is slightly curved once projected (about
+1 cm off its chord over 1 km at 30°N, growing as the square of its length), so two things break in the metric
+CRS that hold in lon/lat:
+
+* a grid vertex placed on a long community edge (where a cut or a road meets the outline) lies on the lon/lat
+  edge but off the metric chord: the grids no longer tile the projected community (square metres per vertex
+  on kilometre-long edges);
+* a vertex closer to some other edge than that edge's bow can end up on the other side of it: a valid polygon
+  self-intersects once projected.
+
+The model removes both causes:
+
+* **Snap rounding to** :data:`GRID_DEG` (GEOS ``set_precision`` / ``union_all(grid_size=...)``): every
+  vertex lies on the grid and no vertex lies within half a grid cell (≈ 5 mm) of an edge it is not on, so
+  projection, which moves vertices relative to edges by at most the edges' bow, cannot make edges cross
+  while that bow stays below 5 mm;
+* **short community edges** (:data:`MAX_OUTLINE_EDGE_DEG`, ≈ 11 m): an outline edge bows by a few
+  micrometres, so a vertex placed on it is off its metric chord by micrometres and the grids of a community
+  tile it to ~1e-5 m² per such vertex in both CRSes;
+* **inner edges no longer than** :data:`MAX_INNER_EDGE_DEG` (≈ 110 m): they bow by well under a millimetre,
+  far less than the 5 mm clearance.
+
+Communities are put on the model when they are imported or read (:func:`normalize_polygons`), buildings,
+roads and rivers on the grid (:func:`snap`); every grid coverage is settled onto it before it is written
+(:func:`gis.coverage.settle`), and the self-check measures the result in both CRSes
+(:func:`gis.coverage.coverage_report`). The functions are idempotent: a geometry already on the model comes back
+unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import shapely
+
+from gis.crs import STORAGE_CRS, transform
+from gis.errors import Problem, VectorInputError
+
+#: The snap-rounding grid in degrees: ≈ 1.1 cm north–south, 1.1 cm × cos(latitude) east–west.
+GRID_DEG = 1e-7
+#: Longest community outline edge (degrees, ≈ 11 m): its bow in a Gauss–Krüger zone stays below ~3 µm up to
+#: 54°N, so the triangle between the lon/lat edge and its metric chord at a vertex placed on it is < 2e-5 m².
+MAX_OUTLINE_EDGE_DEG = 1e-4
+#: The same limit for data drawn in a projected CRS (metres), applied before it is moved to lon/lat: an edge
+#: straight in the CRS it was drawn in stays (to micrometres) on its line once in lon/lat.
+MAX_EDGE_M = 10.0
+#: Longest inner grid edge (degrees, ≈ 110 m): bows by < 0.3 mm, a twentieth of the snap-rounding clearance.
+MAX_INNER_EDGE_DEG = 1e-3
+
+# Densifying at slightly less than the limit leaves room for the snap (≤ 0.71 grid cells per vertex), so a
+# densified and snapped geometry passes the limit and a second normalisation changes nothing.
+_DENSIFY_SHARE = 0.99
+
+
+def longest_edge(geoms) -> np.ndarray:
+    """The length of the longest edge of each geometry, in its coordinate units (0 for points and empties).
+
+    >>> longest_edge([shapely.box(0, 0, 3, 1), shapely.Point(0, 0)]).tolist()
+    [3.0, 0.0]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.zeros(len(geoms))
+    if len(geoms) == 0:
+        return out
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    rings, ring_owner = shapely.get_rings(parts, return_index=True)
+    lines = np.concatenate([rings, parts[shapely.get_dimensions(parts) == 1]])
+    line_owner = np.concatenate([owner[ring_owner], owner[shapely.get_dimensions(parts) == 1]])
+    if len(lines) == 0:
+        return out
+    xy, k = shapely.get_coordinates(lines, return_index=True)
+    same = k[1:] == k[:-1]
+    seg = np.hypot(*(xy[1:] - xy[:-1])[same].T)
+    np.maximum.at(out, line_owner[k[1:][same]], seg)
+    return out
+
+
+def densify(geoms, max_edge: float) -> np.ndarray:
+    """``geoms`` with every edge longer than ``max_edge`` cut into equal pieces shorter than it. The shape is
+    unchanged (new vertices lie on the old edges, to the last bit), and an edge gets the same new vertices
+    whichever way it is walked, so two polygons sharing an edge still share it vertex for vertex. Geometries
+    whose edges are all short enough come back as they are.
+
+    >>> densify([shapely.LineString([(0, 0), (1, 0)])], 0.3)[0].wkt
+    'LINESTRING (0 0, 0.25 0, 0.5 0, 0.75 0, 1 0)'
+    >>> a, b = densify([shapely.LineString([(0, 0), (1, 0.3)]), shapely.LineString([(1, 0.3), (0, 0)])], 0.1)
+    >>> bool((shapely.get_coordinates(a) == shapely.get_coordinates(b)[::-1]).all())
+    True
+    """
+    geoms = np.asarray(geoms, dtype=object).copy()
+    for i in np.flatnonzero(longest_edge(geoms) > max_edge).tolist():
+        geoms[i] = _densified(geoms[i], max_edge * _DENSIFY_SHARE)
+    return geoms
+
+
+def _densified(geom, step: float):
+    """One geometry densified (see :func:`densify`)."""
+    kind = shapely.get_type_id(geom)
+    if kind in (4, 5, 6, 7):
+        parts = [_densified(p, step) for p in shapely.get_parts(geom)]
+        return type(geom)(parts) if kind != 7 else shapely.GeometryCollection(parts)
+    if kind == 3:
+        shell = _densified_ring(shapely.get_coordinates(geom.exterior), step)
+        holes = [_densified_ring(shapely.get_coordinates(r), step) for r in geom.interiors]
+        return shapely.Polygon(shell, holes)
+    if kind in (1, 2):
+        xy = _densified_ring(shapely.get_coordinates(geom), step)
+        return shapely.LinearRing(xy) if kind == 2 else shapely.LineString(xy)
+    return geom
+
+
+def _densified_ring(xy: np.ndarray, step: float) -> np.ndarray:
+    a, b = xy[:-1], xy[1:]
+    n = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(int), 1)
+    # Interpolate from the lexicographically smaller end, so the edge walked backwards gives the same points.
+    flip = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
+    lo = np.where(flip[:, None], b, a)
+    hi = np.where(flip[:, None], a, b)
+    out = []
+    for k in range(len(a)):
+        out.append(a[k : k + 1])
+        if n[k] > 1:
+            t = np.arange(1, n[k]) / n[k]
+            pts = lo[k] + t[:, None] * (hi[k] - lo[k])
+            out.append(pts[::-1] if flip[k] else pts)
+    out.append(xy[-1:])
+    return np.concatenate(out)
+
+
+def snap(geoms, grid: float = GRID_DEG) -> np.ndarray:
+    """``geoms`` snap-rounded to ``grid`` (GEOS ``set_precision``: valid output, parts thinner than the grid
+    collapse, repeated vertices go).
+
+    GEOS's precision reducer can fail on a degenerate polygon ("unable to assign free hole to a shell"); such a
+    geometry is rounded vertex by vertex and then made valid, keeping its polygonal parts.
+
+    >>> snap([shapely.Point(120.123456789, 30.1)])[0].wkt
+    'POINT (120.1234568 30.1)'
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    try:
+        return shapely.set_precision(geoms, grid)
+    except shapely.errors.GEOSException:
+        return np.array([_snap_one(g, grid) for g in geoms], dtype=object)
+
+
+def _snap_one(geom, grid: float):
+    try:
+        return shapely.set_precision(geom, grid)
+    except shapely.errors.GEOSException:
+        pass
+    rounded = shapely.make_valid(shapely.set_precision(geom, grid, mode="pointwise"), method="structure")
+    dim = shapely.get_dimensions(geom)
+    parts = [p for p in shapely.get_parts(rounded) if shapely.get_dimensions(p) == dim and not p.is_empty]
+    if not parts:
+        return type(geom)()
+    if dim == 2:
+        polys = [q for p in parts for q in shapely.get_parts(p)]
+        return shapely.set_precision(polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys), grid)
+    return shapely.set_precision(shapely.union_all(parts), grid)
+
+
+def grid_round(xy: np.ndarray, grid: float = GRID_DEG) -> np.ndarray:
+    """Coordinates rounded to ``grid`` exactly as GEOS's precision model rounds them (half up, with the scale
+    1/grid taken as a whole number when it is one), so a vertex can be found again after snap rounding.
+
+    >>> grid_round(np.array([[120.12345675, 30.00000004]])).tolist()
+    [[120.1234568, 30.0]]
+    """
+    scale = 1.0 / grid
+    if abs(scale - round(scale)) < 1e-6 * scale:
+        scale = float(round(scale))
+    return np.floor(np.asarray(xy, dtype=float) * scale + 0.5) / scale
+
+
+#: Outlines with a vertex closer than this (degrees, ≈ 2 cm) to another vertex or to an edge it is not on are
+#: snapped to the grid on normalisation: such near-misses (spikes, slivers, doubled vertices) are what breaks
+#: once projected. Outlines with more room keep their vertices exactly.
+MIN_CLEARANCE_DEG = 2 * GRID_DEG
+
+
+@dataclass
+class Normalized:
+    """Polygons put on the precision model and what that did to each (only entries for changed ones)."""
+
+    geoms: np.ndarray
+    changes: list[dict] = field(default_factory=list)
+    #: Positions of polygons the model collapsed to nothing (thinner than the grid everywhere).
+    collapsed: list[int] = field(default_factory=list)
+
+    def summary(self) -> dict:
+        moved = [c["area_moved_m2"] for c in self.changes]
+        return {
+            "grid_deg": GRID_DEG,
+            "max_edge_deg": MAX_OUTLINE_EDGE_DEG,
+            "changed": len(self.changes),
+            "snapped": sum(1 for c in self.changes if c["snapped"]),
+            "vertices_added": int(sum(c["vertices_added"] for c in self.changes)),
+            "largest_area_moved_m2": float(max(moved, default=0.0)),
+            "collapsed": list(self.collapsed),
+        }
+
+
+def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: float = GRID_DEG) -> Normalized:
+    """Polygons (lon/lat) on the precision model.
+
+    1. exactly repeated vertices are dropped;
+    2. a polygon with less clearance than :data:`MIN_CLEARANCE_DEG` (or invalid) is snap-rounded to ``grid``:
+       its spikes, slivers and near-doubled vertices go, and it is valid by construction;
+    3. edges longer than ``max_edge`` are cut into equal pieces (vertices added on the edges: the lon/lat
+       shape is unchanged, and an edge shared by two polygons gets the same vertices in both).
+
+    Each changed polygon is reported with whether it was snapped, the vertices added and the area that moved
+    (|A − B| + |B − A| in m², at the local scale of a degree; 0 when only densified). A polygon that collapses
+    entirely is listed in ``collapsed`` and kept as it was, for the caller to refuse with a clear message.
+    Normalising twice changes nothing the second time.
+
+    >>> res = normalize_polygons([shapely.box(120, 30, 120.0003, 30.0001)])
+    >>> len(shapely.get_coordinates(res.geoms[0])), res.changes[0]["vertices_added"], res.changes[0]["snapped"]
+    (13, 8, False)
+    >>> normalize_polygons(res.geoms).changes
+    []
+    >>> spike = shapely.Polygon([(120, 30), (120.001, 30), (120.001, 30.001), (120.0005, 30.001), (120.0005, 30.002), (120.00050000001, 30.001), (120, 30.001)])
+    >>> res = normalize_polygons([spike]); res.changes[0]["snapped"], res.geoms[0].equals(shapely.box(120, 30, 120.001, 30.001))
+    (True, True)
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = shapely.remove_repeated_points(geoms, 0.0)
+    # Clearance is judged on the outline without its collinear vertices: an edge densified here before is
+    # judged as the one edge it was, so normalising again snaps nothing new.
+    clearance = shapely.minimum_clearance(shapely.simplify(out, 1e-12 * grid))
+    rough = np.flatnonzero((clearance < MIN_CLEARANCE_DEG) | ~shapely.is_valid(out))
+    if len(rough):
+        out[rough] = snap(out[rough], grid)
+    out = densify(out, max_edge)
+    snapped = np.zeros(len(out), dtype=bool)
+    snapped[rough] = True
+    changes, collapsed = [], []
+    differs = ~shapely.equals_exact(out, geoms, 0.0)
+    for i in np.flatnonzero(differs).tolist():
+        if shapely.is_empty(out[i]) or shapely.area(out[i]) == 0:
+            collapsed.append(i)
+            out[i] = geoms[i]
+            continue
+        moved = 0.0
+        if snapped[i] and shapely.is_valid(geoms[i]):
+            # Both differences: GEOS's symmetric difference can miss millimetre bands along long outlines.
+            moved = float(shapely.area(shapely.difference(out[i], geoms[i])) + shapely.area(shapely.difference(geoms[i], out[i])))
+        changes.append({
+            "index": i,
+            "snapped": bool(snapped[i]),
+            "vertices_added": int(shapely.get_num_coordinates(out[i]) - shapely.get_num_coordinates(geoms[i])),
+            "area_moved_m2": round(moved * square_metres_per_square_degree(geoms[i]), 6),
+            "parts_before": int(shapely.get_num_geometries(geoms[i])),
+            "parts_after": int(shapely.get_num_geometries(out[i])),
+        })
+    return Normalized(out, changes, collapsed)
+
+
+def square_metres_per_square_degree(geom) -> float:
+    """The local area of one square degree at ``geom``'s latitude (a figure for reports, not for measuring).
+
+    >>> round(square_metres_per_square_degree(shapely.Point(120, 0)) / 1e10, 3)
+    1.239
+    """
+    lat = 0.0 if shapely.is_empty(geom) else float(np.mean(shapely.bounds(geom)[[1, 3]]))
+    return 111_320.0**2 * float(np.cos(np.radians(lat)))
+
+
+def normalize_outlines(geoms, labels, metric_crs, source: str) -> tuple[np.ndarray, dict]:
+    """Region outlines (communities) on the precision model, each checked to be a valid polygon in lon/lat
+    and in ``metric_crs``; bad ones raise :class:`gis.errors.VectorInputError` naming ``source`` and each
+    feature by position and ``labels[i]``. Returns the outlines and a summary with an entry per changed one
+    (``index`` into ``geoms``)."""
+    geoms = np.asarray(geoms, dtype=object)
+    types = shapely.get_type_id(geoms)
+    bad = np.flatnonzero(~np.isin(types, (3, 6)) | shapely.is_empty(geoms))
+    problems = [Problem(f"is a {geoms[i].geom_type if geoms[i] is not None else 'missing geometry'}, expected a polygon", int(i), labels[i]) for i in bad.tolist()]
+    invalid = np.flatnonzero(~shapely.is_valid(geoms))
+    invalid = invalid[~np.isin(invalid, bad)]
+    problems += [Problem(f"invalid polygon ({shapely.is_valid_reason(geoms[i])}); import or check_features repairs it", int(i), labels[i]) for i in invalid.tolist()]
+    if problems:
+        raise VectorInputError(source, problems)
+    norm = normalize_polygons(geoms)
+    problems = [Problem("collapses on the 1e-7° precision grid (thinner than about 1 cm everywhere)", i, labels[i]) for i in norm.collapsed]
+    metric = transform(norm.geoms, STORAGE_CRS, metric_crs)
+    for i in np.flatnonzero(~shapely.is_valid(metric)).tolist():
+        problems.append(Problem(f"is not a valid polygon in {metric_crs.to_string()} ({shapely.is_valid_reason(metric[i])})", int(i), labels[i]))
+    if problems:
+        raise VectorInputError(source, problems)
+    summary = norm.summary()
+    summary["changed"] = [dict(c) for c in norm.changes]
+    return norm.geoms, summary
+
+
+def normalize_footprints(foot) -> tuple[np.ndarray, dict]:
+    """Building footprints on the precision model (short edges, snapped where rough); a footprint smaller than
+    the grid cell becomes its point (no grid edge can follow it, but it is still counted)."""
+    foot = np.asarray(foot, dtype=object)
+    poly = np.flatnonzero(np.isin(shapely.get_type_id(foot), (3, 6)))
+    out = foot.copy()
+    tiny = np.zeros(0, dtype=np.intp)
+    if len(poly):
+        norm = normalize_polygons(foot[poly])
+        out[poly] = norm.geoms
+        tiny = poly[norm.collapsed]
+        out[tiny] = shapely.point_on_surface(foot[tiny])
+    pts = np.flatnonzero(shapely.get_type_id(foot) == 0)
+    if len(pts):
+        out[pts] = snap(foot[pts])
+    changed = int((~shapely.equals_exact(out, foot, 0.0)).sum()) if len(foot) else 0
+    return out, {"changed": changed, "as_points": int(len(tiny))}
