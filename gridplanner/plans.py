@@ -16,6 +16,7 @@ from tiles import cache as tile_cache
 
 from gridplanner.grid_codes import code_plan, record_publication
 from gridplanner.planning import SizeRule, divide
+from gridplanner.planning.rules import size_rules
 from gridplanner.staffing.reassign import reassign_after_publish
 
 __all__ = ["PlanError", "SizeRule", "create_draft", "divide_into_draft", "merge_into_draft", "publish", "published_plan", "size_rules", "write_grids"]
@@ -52,14 +53,6 @@ def _draft(session: Session, plan_id: int) -> m.GridPlan:
     if plan.status != "draft":
         raise PlanError(f"plan {plan_id} is {plan.status}; only drafts can be changed")
     return plan
-
-
-def size_rules(min_households: int = 300, max_households: int = 500, rural_min: int | None = None, rural_max: int | None = None) -> dict[str, SizeRule]:
-    """Rules by community class; rural defaults to ~300 households (250–350) unless given."""
-    return {
-        "urban": SizeRule(min_households, max_households),
-        "rural": SizeRule(rural_min if rural_min is not None else 250, rural_max if rural_max is not None else 350),
-    }
 
 
 def divide_into_draft(

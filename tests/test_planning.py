@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gis.crs import area_m2
+from gis.errors import VectorInputError
 from gridplanner.planning import SizeRule, divide, estimate_households
 from test_planning_checks import assert_guarantees, same_result
 
@@ -153,15 +154,30 @@ def test_points_are_fine_and_rules_by_class():
     assert per["r"]["grids"] > per["u"]["grids"]
 
 
-def test_bad_input_errors():
-    comm = frame([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], code=["a", "a"])
+def test_bad_input_errors_name_the_feature_and_the_way_on():
+    comm = frame([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], code=["a", "a"], name=["兴浦社区", "金胜社区"])
     b = frame([shapely.box(10, 10, 20, 20)], households=[1])
-    with pytest.raises(ValueError, match="not unique"):
-        divide(comm, b)
-    with pytest.raises(ValueError, match="no 'zone' field"):
+    with pytest.raises(VectorInputError, match=r"communities.geojson: feature 0 \(a 兴浦社区\): code a is shared by features 0 \(兴浦社区\), 1 \(金胜社区\); their names differ") as exc:
+        divide(comm, b, sources={"communities": "communities.geojson"})
+    assert exc.value.problems[0].feature == 0
+    same = comm.assign(name=["兴浦社区", "兴浦社区"])
+    with pytest.raises(VectorInputError, match="--dissolve-duplicate-codes joins them; otherwise"):
+        divide(same, b)
+    with pytest.raises(VectorInputError, match="no 'zone' field"):
         divide(comm, b, code_field="zone")
-    with pytest.raises(ValueError, match="no CRS"):
+    with pytest.raises(VectorInputError, match="no CRS"):
         divide(gpd.GeoDataFrame({"code": ["a"]}, geometry=[shapely.box(0, 0, 1, 1)]), b)
+    with pytest.raises(VectorInputError, match=r"feature 1 \(金胜社区\): has no code"):
+        divide(comm.assign(code=["a", None]), b)
+
+
+def test_duplicate_codes_dissolved_on_request():
+    comm = frame([shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], code=["a", "a"], name=["x", "x"])
+    b = frame([shapely.box(10, 10, 20, 20), shapely.box(150, 10, 160, 20)], households=[100, 100])
+    res = divide(comm, b, dissolve_duplicate_codes=True)
+    assert res.report["precision"]["dissolved_duplicate_codes"] == [{"code": "a", "features": [0, 1], "names": ["x"]}]
+    assert len(res.grids) == 1 and res.grids["households"].sum() == 200
+    assert res.report["summary"]["communities"] == 1
 
 
 # --- hypothesis: the guarantees on many shapes ------------------------------------------------------
@@ -216,7 +232,8 @@ def communities_with_buildings(draw):
     touching = draw(st.booleans())
     roads = draw(st.lists(st.booleans(), max_size=3))
     missing = draw(st.booleans())
-    return generated_case(kind, w, h, seed, keep, huge, touching, roads, missing)
+    # The parameters, not the geometry: a failing example is then printed in a form that can be replayed.
+    return (kind, w, h, seed, keep, huge, touching, roads, missing)
 
 
 # Random generation (not derandomized): each run explores new cases; a failure prints its seed to replay
@@ -225,7 +242,7 @@ def communities_with_buildings(draw):
           suppress_health_check=[HealthCheck.too_slow])
 @given(communities_with_buildings(), st.sampled_from([(30, 60), (50, 120), (300, 500)]))
 def test_guarantees_hold_on_generated_communities(case, bounds):
-    check_generated(case, bounds)
+    check_generated(generated_case(*case), bounds)
 
 
 def check_generated(case, bounds):

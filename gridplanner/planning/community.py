@@ -295,8 +295,11 @@ def _single_parts(faces: np.ndarray, face_group: np.ndarray, face_weight: np.nda
     return face_group
 
 
-def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> list[Grid]:
-    """The grids of one community, in no particular order (callers sort them)."""
+def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame, *, blocks_only: bool = False) -> list[Grid]:
+    """The grids of one community, in no particular order (callers sort them).
+
+    ``blocks_only`` leaves out the cuts between buildings and the redraws: grids are the blocks that roads,
+    rivers and dedicated areas make, small ones joined (a plainer plan, used when the full one fails)."""
     region = data.region
     n_bld = len(data.households)
     data.together = _overlap_groups(data.footprints)
@@ -315,7 +318,7 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
     # split (a concave or holed block can leave one), a few rounds at most.
     blds = Buildings.from_geometry(frame, data.footprints, data.points, data.households) if n_bld else None
     cells, cell_ded, cuts = faces, face_ded, []
-    for _ in range(_BISECTION_ROUNDS):
+    for _ in range(0 if blocks_only else _BISECTION_ROUNDS):
         bld_face = _place(data, cells)
         cell_hh = np.bincount(bld_face, weights=data.households, minlength=len(cells)) if n_bld else np.zeros(len(cells))
         cell_n = np.bincount(bld_face, minlength=len(cells)) if n_bld else np.zeros(len(cells))
@@ -343,7 +346,7 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
     # two or more grids (bisection of their union), keeping the redraw only when it leaves more grids in bounds.
     tried: set[tuple] = set()
     attempts = 0
-    for _ in range(_REBALANCE_ROUNDS if n_bld else 0):
+    for _ in range(_REBALANCE_ROUNDS if n_bld and not blocks_only else 0):
         pairs = [p for p in _stuck_pairs(labels, cell_hh, cell_ded, pi, pj, length, rule) if _pair_key(p, labels, cell_hh) not in tried]
         if not pairs or attempts >= _MAX_REDRAWS:
             break
@@ -359,7 +362,7 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> l
     cell_labels, faces_out = labels, cells
     straddling = _straddlers(data.footprints, bld_group, cells, labels)
     if len(straddling):
-        faces_out, cell_labels = _shape_around(region, data.footprints, bld_group, straddling, cells, labels)
+        faces_out, cell_labels = _shape_around(region, data.footprints, data.together, bld_group, straddling, cells, labels)
         face_weight = np.zeros(len(faces_out))
         if n_bld:
             bf = _place(data, faces_out)
@@ -416,27 +419,46 @@ def _straddlers(footprints, bld_group, cells, labels) -> np.ndarray:
     return np.array(out, dtype=np.intp)
 
 
-def _shape_around(region, footprints, bld_group, straddling, cells, labels):
+def _shape_around(region, footprints, together, bld_group, straddling, cells, labels):
     """Move grid boundaries around buildings they cross: each such building takes its footprint (within the
-    community) into its own grid; where footprints overlap, the lower building index wins. Returns noded faces
-    and their group labels."""
-    claims, claimed = [], None
-    for i in sorted(straddling.tolist()):
-        piece = shapely.intersection(footprints[i], region)
-        if claimed is not None:
-            piece = shapely.difference(piece, claimed)
+    community) into its own grid, together with the footprints overlapping it (one claim per group of
+    overlapping buildings: claimed one by one, a small building overlapping a neighbour could be left joined
+    to its grid only at a point, and then be handed to the next grid without the part it shares). Where
+    claims overlap, the lower building index wins. Returns noded faces and their group labels."""
+    roots = np.unique(together[straddling])
+    claims = []
+    for root in roots.tolist():
+        members = np.flatnonzero(together == root)
+        polys = footprints[members][shapely.get_dimensions(footprints[members]) == 2]
+        if len(polys):
+            claims.append((root, shapely.union_all(shapely.intersection(polys, region))))
+    raw = np.array([c for _, c in claims], dtype=object)
+    raw_tree = STRtree(raw)
+    pieces, owners = [], []
+    for k, (root, piece) in enumerate(claims):
+        earlier = raw_tree.query(piece, predicate="intersects")
+        earlier = earlier[earlier < k]
+        if len(earlier):
+            piece = shapely.difference(piece, shapely.union_all(raw[earlier]))
         if piece.is_empty:
             continue
-        claims.append((int(bld_group[i]), piece))
-        claimed = piece if claimed is None else shapely.union(claimed, piece)
+        pieces.append(piece)
+        owners.append(int(bld_group[root]))
+    pieces = np.array(pieces, dtype=object)
+    owners = np.array(owners, dtype=np.intp)
+    piece_tree = STRtree(pieces) if len(pieces) else None
     groups = np.unique(labels)
     shaped = []
     for g in groups.tolist():
         geom = shapely.coverage_union_all(cells[labels == g])
-        own = [p for gg, p in claims if gg == g]
-        geom = shapely.difference(geom, claimed)
-        if own:
-            geom = shapely.union_all([geom, *own])
+        if piece_tree is not None:
+            # Only the claims this grid meets can change it: a difference with all of them costs far more.
+            near = piece_tree.query(geom, predicate="intersects")
+            if len(near):
+                geom = shapely.difference(geom, shapely.union_all(pieces[near]))
+            own = pieces[owners == g]
+            if len(own):
+                geom = shapely.union_all([geom, *own])
         shaped.append(geom)
     shaped = np.array(shaped, dtype=object)
     faces = polygon_faces(region, shapely.boundary(shaped))
@@ -447,12 +469,11 @@ def _shape_around(region, footprints, bld_group, straddling, cells, labels):
     face_group = groups[holder]
     if not truly.all():
         pi, pj, length = shared_edges(faces)
-        for f in np.flatnonzero(~truly).tolist():
-            best, best_len = None, -1.0
-            for a, b, ln in zip(pi, pj, length):
-                o = b if a == f else a if b == f else None
-                if o is not None and truly[o] and ln > best_len:
-                    best, best_len = o, ln
-            if best is not None:
-                face_group[f] = face_group[best]
+        best: dict[int, tuple[float, int]] = {}
+        for a, b, ln in zip(pi.tolist(), pj.tolist(), length.tolist()):
+            for f, o in ((a, b), (b, a)):
+                if not truly[f] and truly[o] and ln > best.get(f, (-1.0, -1))[0]:
+                    best[f] = (ln, o)
+        for f, (_, o) in best.items():
+            face_group[f] = face_group[o]
     return faces, face_group

@@ -11,31 +11,40 @@ import pandas as pd
 import shapely
 from shapely import STRtree
 
-from gis.coverage import coverage_problems
-from gis.crs import STORAGE_CRS, area_m2, to_storage
-from gridplanner.planning.bisect import LocalFrame
-from gridplanner.planning.community import BASIC, DEDICATED, CommunityInput, plan_community
+from pyproj import CRS
+
+from gis.coverage import match_across
+from gis.crs import STORAGE_CRS, area_m2, projected_crs_for, to_storage, transform
+from gis.errors import Problem, VectorInputError
+from gis.precision import MAX_INNER_EDGE_DEG, normalize_footprints, normalize_outlines, normalize_polygons, snap
+from gridplanner.coding.ordering import reading_order
+from gridplanner.planning.checked import plan_checked
+from gridplanner.planning.community import BASIC, DEDICATED, CommunityInput
 from gridplanner.planning.households import estimate_households
 from gridplanner.planning.rules import SizeRule, rule_for
 
 GRID_COLUMNS = [
     "community_code", "grid_index", "households", "population", "type", "area_m2", "buildings", "dedicated_kind",
+    "fallback",
 ]
 
 
 @dataclass
 class PlanResult:
-    """Grids (EPSG:4490) and a JSON-serialisable report of what was done and what is out of bounds."""
+    """Grids (EPSG:4490), a JSON-serialisable report of what was done and what is out of bounds, and the
+    communities as planned: on the precision model (see the report's ``precision``), the outlines the grids
+    tile exactly in both CRSes."""
 
     grids: gpd.GeoDataFrame
     report: dict
+    communities: gpd.GeoDataFrame | None = None
 
 
 def _storage(gdf, what: str) -> gpd.GeoDataFrame:
     if gdf is None:
         return None
     if gdf.crs is None:
-        raise ValueError(f"{what} have no CRS")
+        raise VectorInputError(what, "has no CRS; give one with --crs")
     return to_storage(gdf).reset_index(drop=True)
 
 
@@ -101,37 +110,47 @@ def divide(
     rules: SizeRule | dict[str, SizeRule] = SizeRule(),
     code_field: str = "code",
     class_field: str = "class",
+    name_field: str = "name",
+    dissolve_duplicate_codes: bool = False,
+    metric_crs: CRS | None = None,
+    sources: dict[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PlanResult:
     """Divide each community into grids of about the rule's households, following roads and rivers.
 
-    Guarantees: per community the grids tile it exactly (a valid polygonal coverage), each grid is one
-    polygon, no building footprint is cut by a grid boundary (a building crossing a community boundary is
-    clipped to the community holding its representative point, and listed), and the same input gives the
-    same output. ``rules`` may map community class (``class_field``) to a rule, with an optional "default".
+    Guarantees, checked on every community in lon/lat and in ``metric_crs`` (default: the Gauss–Krüger zone
+    of the communities, :func:`gis.crs.projected_crs_for`): the grids tile the community exactly (a valid
+    polygonal coverage, gaps and overlaps under 0.01 m²), each grid is one valid polygon, no building footprint
+    is cut by a grid boundary (a building crossing a community boundary is clipped to the community holding its
+    representative point, and listed), and the same input gives the same output. Inputs are put on the
+    precision model first (:mod:`gis.precision`), and the report says what that changed.
+
+    Each community is planned in isolation: where the engine fails on one, it gets a plainer plan that keeps
+    every rule (``fallback`` on its grids, ``fallbacks`` in the report, with the reason) and the others go on.
+
+    ``rules`` may map community class (``class_field``) to a rule, with an optional "default". Bad input raises
+    :class:`gis.errors.VectorInputError` naming the input (``sources`` maps "communities", "buildings",
+    "roads", "rivers", "dedicated" to file names for the message), the feature and the problem; communities
+    sharing a code are refused unless ``dissolve_duplicate_codes`` (one community drawn as several features).
     ``progress(done, total)`` is called after each community.
     """
-    comm = _storage(communities, "communities")
-    if code_field not in comm:
-        raise ValueError(f"communities have no {code_field!r} field (fields: {list(comm.columns)})")
+    sources = {**{k: k for k in ("communities", "buildings", "roads", "rivers", "dedicated")}, **(sources or {})}
+    comm = _storage(communities, sources["communities"])
+    comm, dissolved = _community_table(comm, code_field, name_field, sources["communities"], dissolve_duplicate_codes)
     codes = comm[code_field].astype("string")
-    if codes.isna().any():
-        raise ValueError(f"communities {list(np.flatnonzero(codes.isna()))} have no {code_field}")
-    dup = codes[codes.duplicated()].unique().tolist()
-    if dup:
-        raise ValueError(f"community {code_field} values are not unique: {dup[:10]}")
-    cgeom = comm.geometry.values.to_numpy() if hasattr(comm.geometry.values, "to_numpy") else np.asarray(comm.geometry.values)
-    cgeom = np.asarray(cgeom, dtype=object)
-    bad = np.flatnonzero(~np.isin(shapely.get_type_id(cgeom), (3, 6)) | ~shapely.is_valid(cgeom) | shapely.is_empty(cgeom))
-    if len(bad):
-        raise ValueError(f"communities {codes.iloc[bad].tolist()[:10]} are not valid polygons (check_features repairs them)")
+    names = comm[name_field].astype("string").fillna("").tolist() if name_field in comm else [""] * len(comm)
+    metric_crs = metric_crs or projected_crs_for(comm)
+    labels = [" ".join(v for v in (str(c), n) if v) for c, n in zip(codes.tolist(), names)]
+    cgeom, comm_precision = normalize_outlines(np.asarray(comm.geometry.values, dtype=object), labels, metric_crs, sources["communities"])
+    comm_precision["changed"] = [{"community_code": str(codes.iat[c.pop("index")]), **c} for c in comm_precision["changed"]]
 
-    bld = _storage(buildings, "buildings")
+    bld = _storage(buildings, sources["buildings"])
     households, population, estimates = estimate_households(bld)
-    foot = np.asarray(bld.geometry.values, dtype=object)
-    bad = np.flatnonzero(~np.isin(shapely.get_type_id(foot), (0, 3, 6)) | shapely.is_empty(foot))
+    raw_foot = np.asarray(bld.geometry.values, dtype=object)
+    bad = np.flatnonzero(~np.isin(shapely.get_type_id(raw_foot), (0, 3, 6)) | shapely.is_empty(raw_foot))
     if len(bad):
-        raise ValueError(f"buildings {bad.tolist()[:10]} are not points or polygons")
+        raise VectorInputError(sources["buildings"], [Problem(f"is a {raw_foot[i].geom_type if raw_foot[i] is not None else 'missing geometry'}, expected a polygon or point", int(i), _ident_text(bld, int(i))) for i in bad.tolist()])
+    foot, bld_precision = normalize_footprints(raw_foot)
     points = shapely.point_on_surface(foot)
     owner = _assign(points, foot, cgeom)
 
@@ -154,28 +173,29 @@ def divide(
 
     line_parts = []
     for gdf, what in ((roads, "roads"), (rivers, "rivers")):
-        g = _storage(gdf, what)
+        g = _storage(gdf, sources[what])
         if g is not None and len(g):
             line_parts.append(np.asarray(g.geometry.values, dtype=object))
     lines = np.concatenate(line_parts) if line_parts else np.zeros(0, dtype=object)
-    lines = lines[~shapely.is_empty(lines) & ~shapely.is_missing(lines)] if len(lines) else lines
+    lines = lines[~shapely.is_missing(lines)] if len(lines) else lines
+    lines = snap(lines) if len(lines) else lines
+    lines = lines[~shapely.is_empty(lines)] if len(lines) else lines
     line_tree = STRtree(lines) if len(lines) else None
 
-    ded = _storage(dedicated, "dedicated areas")
+    ded = _storage(dedicated, sources["dedicated"])
     ded_geoms = np.asarray(ded.geometry.values, dtype=object) if ded is not None and len(ded) else np.zeros(0, dtype=object)
+    if len(ded_geoms):
+        ded_geoms = normalize_polygons(ded_geoms, max_edge=MAX_INNER_EDGE_DEG).geoms
     ded_kinds = (ded["kind"].astype("string").fillna("dedicated").tolist() if ded is not None and "kind" in ded
                  else ["dedicated"] * len(ded_geoms))
     ded_tree = STRtree(ded_geoms) if len(ded_geoms) else None
 
     classes = comm[class_field].tolist() if class_field in comm else [None] * len(comm)
-    minx, miny, maxx, maxy = comm.total_bounds
-    frame = LocalFrame((minx + maxx) / 2, (miny + maxy) / 2)
 
     order_b = np.argsort(owner, kind="stable")
     starts = np.searchsorted(owner[order_b], np.arange(len(comm) + 1))
 
-    rows, geoms, out_of_bounds, per_comm, failed = [], [], [], [], []
-    not_contained = 0
+    rows, geoms, out_of_bounds, per_comm, failed, fallbacks = [], [], [], [], [], []
     comm_order = np.argsort(codes.to_numpy(dtype=str), kind="stable")
     total = len(comm_order)
     for done, ci in enumerate(comm_order.tolist(), start=1):
@@ -193,12 +213,15 @@ def divide(
             lines=_community_lines(lines, line_tree, region),
             dedicated=ded_here,
         )
-        grids = plan_community(data, rule, frame)
-        reps = shapely.point_on_surface(np.array([g.geometry for g in grids], dtype=object))
-        xy = shapely.get_coordinates(reps)
-        # Numbered north to south, then west to east, like unit grid codes.
-        sequence = np.lexsort((xy[:, 0], -np.round(xy[:, 1], 7)))
         code = str(codes.iat[ci])
+        plan = plan_checked(data, rule, metric_crs, community=code)
+        grids = plan.grids
+        if plan.fallback is not None:
+            fallbacks.append({"community_code": code, "name": names[ci], "fallback": plan.fallback, "reasons": plan.reasons})
+        if plan.fallback == "failed":
+            failed.append({"community_code": code, "name": names[ci], **plan.check, "reasons": plan.reasons})
+        # Numbered in reading order (rows north to south, west to east in a row), as the codes are.
+        sequence = reading_order(transform(np.array([g.geometry for g in grids], dtype=object), STORAGE_CRS, metric_crs))
         comm_hh = int(households[members].sum())
         part_hh = _part_households(region, points[members], households[members])
         counted = within = 0
@@ -210,6 +233,8 @@ def divide(
                 counted += 1
                 if rule.within(g.households):
                     within += 1
+                elif plan.fallback is not None:
+                    reason = f"community not divided by the engine ({plan.fallback} plan): see fallbacks"
                 else:
                     reason = _reason(g, households[idx], rule, comm_hh, part_hh, g.geometry, region)
             if reason:
@@ -217,28 +242,27 @@ def divide(
             rows.append({
                 "community_code": code, "grid_index": k, "households": g.households,
                 "population": int(population[idx].sum()), "type": g.type, "buildings": int(len(idx)),
-                "dedicated_kind": g.dedicated_kind,
+                "dedicated_kind": g.dedicated_kind, "fallback": plan.fallback,
             })
             geoms.append(g.geometry)
-        grid_geoms = np.array([grids[gi].geometry for gi in sequence], dtype=object)
-        check = coverage_problems(grid_geoms, region)
-        bad_b = _not_contained(foot[members], grids)
-        not_contained += bad_b
-        if not check["ok"] or bad_b:
-            failed.append({"community_code": code, "coverage": check, "buildings_not_contained": bad_b})
         per_comm.append({
             "community_code": code, "grids": len(grids), "basic_grids": counted, "dedicated_grids": len(grids) - counted,
             "households": comm_hh, "buildings": int(len(members)), "min": rule.min_households,
-            "max": rule.max_households, "within_bounds": within,
+            "max": rule.max_households, "within_bounds": within, "fallback": plan.fallback,
+            "check": _check_figures(plan.check),
         })
         if progress is not None:
             progress(done, total)
 
+    # Communities were settled one by one: share the vertices where grids meet community lines, so the
+    # district's grids are one coverage edge for edge.
+    geoms = match_across(np.array(geoms, dtype=object), cgeom, metric_crs) if geoms else geoms
     out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=[c for c in GRID_COLUMNS if c != "area_m2"]),
-                           geometry=geoms, crs=STORAGE_CRS)
-    out.insert(5, "area_m2", np.round(area_m2(out), 1) if len(out) else np.zeros(0))
+                           geometry=list(geoms), crs=STORAGE_CRS)
+    out.insert(5, "area_m2", np.round(area_m2(out, metric_crs), 1) if len(out) else np.zeros(0))
     unplaced = [{"building": _ident(bld, i), "index": int(i)} for i in np.flatnonzero(owner < 0).tolist()]
     basic = out["type"] == BASIC
+    checks = [c["check"] for c in per_comm if c["check"]]
     report = {
         "summary": {
             "communities": int(len(comm)), "grids": int(len(out)), "basic_grids": int(basic.sum()),
@@ -246,15 +270,87 @@ def divide(
             "basic_within_bounds": int(len(out[basic]) - sum(1 for o in out_of_bounds)),
             "buildings": int(len(bld)), "buildings_placed": int((owner >= 0).sum()),
             "households": int(households[owner >= 0].sum()),
+            "not_divided": sum(1 for f in fallbacks if f["fallback"] in ("whole", "failed")),
+            "blocks_only": sum(1 for f in fallbacks if f["fallback"] == "blocks"),
         },
+        "metric_crs": metric_crs.to_string(),
+        "precision": {"communities": comm_precision, "buildings": bld_precision, "dissolved_duplicate_codes": dissolved},
         "communities": per_comm,
         "out_of_bounds": out_of_bounds,
+        "fallbacks": fallbacks,
         "unplaced": unplaced,
         "crossing_community_boundary": crossing,
         "estimates": estimates,
-        "self_check": {"ok": not failed, "failed": failed, "buildings_not_contained": not_contained},
+        "self_check": {
+            "ok": not failed, "failed": failed, "crs": ["EPSG:4490", metric_crs.to_string()],
+            "worst_gap_or_overlap_m2": max((max(c["lonlat_m2"], c["metric_m2"]) for c in checks), default=0.0),
+            "buildings_not_contained": int(sum(c["buildings_outside"] for c in checks)),
+        },
     }
-    return PlanResult(out, report)
+    planned = gpd.GeoDataFrame({code_field: codes.to_numpy(dtype=str)}, geometry=cgeom, crs=STORAGE_CRS)
+    if name_field in comm:
+        planned[name_field] = comm[name_field].to_numpy()
+    return PlanResult(out, report, planned)
+
+
+def _check_figures(check: dict) -> dict:
+    """The few figures of a community's check worth keeping in the report (worst area, buildings cut)."""
+    if not check:
+        return {}
+    cov = check["coverage"]
+    area = {crs: max(cov[crs].get("gap_m2", 0.0), cov[crs].get("overlap_m2", 0.0), cov[crs].get("outside_m2", 0.0)) for crs in ("lonlat", "metric")}
+    out = check["buildings_outside_their_grid"]
+    return {"lonlat_m2": float(area["lonlat"]), "metric_m2": float(area["metric"]),
+            "buildings_outside": int(out["lonlat"] + out["metric"])}
+
+
+def _ident_text(gdf: gpd.GeoDataFrame, i: int) -> str | None:
+    for name in ("id", "building_id", "fid"):
+        if name in gdf and gdf[name].iat[i] is not None and not pd.isna(gdf[name].iat[i]):
+            return str(gdf[name].iat[i])
+    return None
+
+
+def _community_table(comm: gpd.GeoDataFrame, code_field: str, name_field: str, source: str, dissolve: bool):
+    """Communities with present, unique codes (features sharing a code dissolved when asked) and what was
+    dissolved; bad codes raise an error naming each feature by position, code and name."""
+    if code_field not in comm:
+        raise VectorInputError(source, f"has no {code_field!r} field (fields: {[c for c in comm.columns if c != comm.geometry.name]}); name it with --code-field")
+    codes = comm[code_field].astype("string")
+    names = comm[name_field].astype("string") if name_field in comm else pd.Series([pd.NA] * len(comm), dtype="string")
+
+    def who(i: int) -> str:
+        return " ".join(str(v) for v in (codes.iat[i], names.iat[i]) if not pd.isna(v)) or None
+
+    missing = np.flatnonzero(codes.isna().to_numpy() | (codes.str.strip() == "").fillna(True).to_numpy())
+    if len(missing):
+        raise VectorInputError(source, [Problem(f"has no {code_field}", int(i), who(int(i))) for i in missing.tolist()])
+    dup = codes[codes.duplicated(keep=False)]
+    if dup.empty:
+        return comm.reset_index(drop=True), []
+    groups = {c: np.flatnonzero((codes == c).to_numpy()).tolist() for c in dup.unique().tolist()}
+    if not dissolve:
+        problems = []
+        for c, where in groups.items():
+            listed = ", ".join(f"{i}" + (f" ({names.iat[i]})" if not pd.isna(names.iat[i]) else "") for i in where)
+            known = {str(names.iat[i]) for i in where if not pd.isna(names.iat[i])}
+            if len(known) > 1:
+                hint = ("their names differ: give each community its own code (or, if they really are one "
+                        "community, --dissolve-duplicate-codes joins them)")
+            else:
+                hint = ("if this is one community drawn as several features, --dissolve-duplicate-codes joins them; "
+                        "otherwise give each community its own code")
+            problems.append(Problem(f"code {c} is shared by features {listed}; {hint}", where[0], who(where[0])))
+        raise VectorInputError(source, problems)
+    dissolved = []
+    keep = np.ones(len(comm), dtype=bool)
+    geoms = np.asarray(comm.geometry.values, dtype=object).copy()
+    for c, where in groups.items():
+        geoms[where[0]] = shapely.union_all(geoms[where])
+        keep[where[1:]] = False
+        dissolved.append({"code": c, "features": where, "names": sorted({str(names.iat[i]) for i in where if not pd.isna(names.iat[i])})})
+    out = comm.set_geometry(gpd.GeoSeries(geoms, index=comm.index, crs=comm.crs))[keep].reset_index(drop=True)
+    return out, dissolved
 
 
 def _part_households(region, points, households) -> list[tuple[object, int]]:
@@ -290,19 +386,3 @@ def _reason(grid, building_hh: np.ndarray, rule: SizeRule, comm_hh: int, part_hh
 def _feasible(households: int, rule: SizeRule) -> bool:
     k = rule.grid_count(households)
     return k * rule.min_households <= households <= k * rule.max_households
-
-
-def _not_contained(footprints: np.ndarray, grids) -> int:
-    """Polygon buildings not wholly inside their grid (beyond floating-point noise)."""
-    bad = 0
-    for g in grids:
-        fp = footprints[g.members]
-        fp = fp[np.isin(shapely.get_type_id(fp), (3, 6))]
-        if len(fp) == 0:
-            continue
-        ok = shapely.covered_by(fp, g.geometry)
-        if not ok.all():
-            rest = fp[~ok]
-            outside = shapely.area(shapely.difference(rest, g.geometry))
-            bad += int((outside > 1e-7 * shapely.area(rest)).sum())
-    return bad

@@ -13,12 +13,16 @@ from gis.crs import area_m2
 PERSONS_PER_HOUSEHOLD = 2.8
 #: Gross floor area per household used to estimate households from floors × footprint area.
 FLOOR_AREA_PER_HOUSEHOLD_M2 = 90.0
+#: Storey height used to estimate floors from a building's height where floors are not given (residential
+#: storeys are 2.8–3.0 m; OSM-derived footprints often carry only a height).
+STOREY_HEIGHT_M = 3.0
 #: ``use`` values that mean nobody lives in the building (no estimate from floor area for those).
 NON_RESIDENTIAL_USES = frozenset({"commercial", "office", "industrial", "public", "school", "hospital", "warehouse"})
 
 ESTIMATE_RULE = (
     f"households given, else round(population / {PERSONS_PER_HOUSEHOLD}), else for residential or unknown use "
-    f"max(1, round(floors x footprint m2 / {FLOOR_AREA_PER_HOUSEHOLD_M2:g})), else 0; population given, else "
+    f"max(1, round(floors x footprint m2 / {FLOOR_AREA_PER_HOUSEHOLD_M2:g})) with floors given or else "
+    f"max(1, round(height m / {STOREY_HEIGHT_M:g})), else 0; population given, else "
     f"round(households x {PERSONS_PER_HOUSEHOLD})"
 )
 
@@ -36,6 +40,9 @@ def estimate_households(buildings: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nda
     households = _numeric(buildings, "households")
     population = _numeric(buildings, "population")
     floors = _numeric(buildings, "floors")
+    height = _numeric(buildings, "height")
+    from_height = ~np.isfinite(floors) & np.isfinite(height) & (height > 0)
+    floors[from_height] = np.maximum(1, np.round(height[from_height] / STOREY_HEIGHT_M))
     given = np.isfinite(households)
     from_pop = ~given & np.isfinite(population)
     out = np.where(given, households, np.nan)
@@ -63,6 +70,7 @@ def estimate_households(buildings: gpd.GeoDataFrame) -> tuple[np.ndarray, np.nda
         "households_given": int(given.sum()),
         "households_from_population": int(from_pop.sum()),
         "households_from_floor_area": int(from_area.sum()),
+        "floors_from_height": int((from_height & from_area).sum()),
         "households_unknown_set_to_0": int(unknown.sum()),
         "population_estimated": int((~pop_given).sum()),
     }

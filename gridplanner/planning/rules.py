@@ -62,3 +62,21 @@ def rule_for(rules: SizeRule | dict[str, SizeRule], community_class) -> SizeRule
     if key in rules:
         return rules[key]
     return rules.get("default", SizeRule())
+
+
+#: Rural grids are drawn around ~300 households (or a village group), urban ones 300–500 (docs/planning.md).
+RURAL_DEFAULT = (250, 350)
+
+
+def size_rules(min_households: int = 300, max_households: int = 500, rural_min: int | None = None,
+               rural_max: int | None = None, target_households: int | None = None) -> dict[str, SizeRule]:
+    """The rules by community class, one set for the CLI and the API: urban (and any class not named) from
+    ``min_households``–``max_households``, rural 250–350 unless given.
+
+    >>> r = size_rules(); (r["urban"].min_households, r["rural"].max_households, r["default"] is r["urban"])
+    (300, 350, True)
+    """
+    urban = SizeRule(min_households, max_households, target_households)
+    rural = SizeRule(rural_min if rural_min is not None else RURAL_DEFAULT[0],
+                     rural_max if rural_max is not None else RURAL_DEFAULT[1])
+    return {"default": urban, "urban": urban, "rural": rural}
