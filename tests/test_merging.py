@@ -11,6 +11,9 @@ import shapely
 import shapely.affinity
 from shapely import box
 
+from pyproj import CRS
+
+from gis.coverage import partition_report
 from gis.errors import VectorInputError
 from gridplanner.merging import merge_layers
 from gridplanner.merging.geometry import clean_coverage
@@ -21,7 +24,8 @@ X0, Y0 = 500_000.0, 3_350_000.0
 
 
 def frame(geoms, **cols) -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries(geoms, crs=METRIC)).to_crs(4490)
+    # Drawn in metres and handed over in that CRS, as CAD-derived department layers are.
+    return gpd.GeoDataFrame(cols, geometry=gpd.GeoSeries(geoms, crs=METRIC))
 
 
 def metric(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -45,17 +49,18 @@ def layer(geoms, prefix: str, field: str = "dept_id") -> gpd.GeoDataFrame:
 
 
 def assert_valid_coverage(result, communities, sliver_width=3.0):
+    """The unified grids tile each community exactly, in lon/lat and in metres, as one coverage."""
     grids = metric(result.grids)
-    comms = metric(communities)
     assert shapely.coverage_is_valid(grids)
     assert (shapely.get_type_id(grids) == 3).all(), "every grid is one polygon"
-    lonlat = result.grids.geometry.values.to_numpy()
-    for code, comm, comm_lonlat in zip(communities["code"], comms, communities.to_crs(4490).geometry.values):
-        mine = (result.grids["community_code"] == code).to_numpy()
-        # Exact in lon/lat, the CRS grids come back (and are stored) in: 1e-14 square degrees is ~1e-4 m².
-        assert shapely.area(shapely.symmetric_difference(shapely.union_all(lonlat[mine]), comm_lonlat)) < 1e-14
-        # In metres only up to the bow of a lon/lat edge drawn in the metric CRS (millimetres off the chord).
-        assert shapely.area(shapely.union_all(grids[mine])) == pytest.approx(shapely.area(comm), rel=1e-5)
+    planned = result.communities
+    assert list(planned["code"]) == list(communities["code"])
+    region_of = np.array([list(planned["code"]).index(c) for c in result.grids["community_code"]])
+    report = partition_report(result.grids.geometry.values, region_of, planned.geometry.values, CRS(METRIC))
+    assert report["ok"], report
+    # The communities as merged into are the ones given, on the precision model: the same to micrometres.
+    for given, used in zip(metric(communities), metric(planned)):
+        assert shapely.area(shapely.symmetric_difference(given, used)) < 1e-3
     assert (2 * shapely.length(shapely.maximum_inscribed_circle(grids)) >= sliver_width).all()
     json.dumps(result.report)  # the report must serialise
 
@@ -69,7 +74,9 @@ def test_identical_layers_give_the_same_grids(communities):
     for g in got:
         assert max(shapely.area(shapely.intersection(g, want)) / shapely.area(shapely.union(g, want))) > 0.999
     assert r.grids["base_id"].notna().all()
-    assert r.report["summary"]["slivers_absorbed"] == 0
+    # The layers and communities here are boxes drawn in metres: an edge's midpoint lies on the metric line,
+    # a community edge is a lon/lat line, and the two part by up to 2 mm. Only such rounding slivers go.
+    assert all(s["width_m"] < 0.01 for s in r.report["slivers_absorbed"])
     # Numbered within each community north to south, then west to east, as the division engine does.
     assert r.grids["grid_index"].tolist() == [1, 2, 3, 4, 1, 2, 3, 4]
     assert r.grids["base_id"].tolist() == ["A1", "A3", "A0", "A2", "A5", "A7", "A4", "A6"]

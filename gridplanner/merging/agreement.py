@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
+from gis.errors import InputError
+
 #: Grids per layer used to score agreement; a deterministic sample keeps large layers fast.
 SAMPLE = 500
 
@@ -40,7 +42,7 @@ def choose_base(scores: dict[str, float], wanted: str | None) -> str:
     """``wanted`` when given (it must be a layer), else the layer that agrees most with the others."""
     if wanted is not None:
         if wanted not in scores:
-            raise ValueError(f"base layer {wanted!r} is not one of the layers {list(scores)}")
+            raise InputError(f"base layer {wanted!r} is not one of the layers {list(scores)}")
         return wanted
     # Ties go to the first layer given, so the caller's order decides between equals.
     return max(scores, key=lambda n: (round(scores[n], 9), -list(scores).index(n)))

@@ -12,15 +12,18 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.crs import STORAGE_CRS, projected_crs_for
-from gis.errors import VectorInputError
+from gis.coverage import match_across
+from gis.crs import STORAGE_CRS, projected_crs_for, transform
+from gis.errors import InputError, VectorInputError
+from gis.precision import normalize_footprints, normalize_outlines
 from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
+from gridplanner.coding.ordering import reading_order
 from gridplanner.merging import assemble as asm
 from gridplanner.merging import sizing
 from gridplanner.merging.agreement import agreement, choose_base
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
 from gridplanner.merging.geometry import clean_coverage, containing_index, polygon_parts
-from gridplanner.merging.lonlat import grids_to_lonlat
+from gridplanner.merging.settling import settle_communities
 from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
 from gridplanner.merging.report import located, mapped_to_several, summary, tag
 from gridplanner.merging.split import split_oversized
@@ -39,11 +42,13 @@ Progress = Callable[[str, int, int], None]
 
 @dataclass
 class MergeResult:
-    """Unified grids (EPSG:4490), the crosswalk from department grids to them, and the conflict report."""
+    """Unified grids (EPSG:4490), the crosswalk from department grids to them, the conflict report, and the
+    communities as merged into (on the precision model: the outlines the grids tile exactly in both CRSes)."""
 
     grids: gpd.GeoDataFrame
     crosswalk: pd.DataFrame
     report: dict
+    communities: gpd.GeoDataFrame | None = None
 
 
 def merge_layers(
@@ -72,23 +77,25 @@ def merge_layers(
     """
     progress = progress or (lambda step, done, total: None)
     if len(layers) < 2:
-        raise ValueError(f"merging needs at least two department layers, got {len(layers)}")
+        raise InputError(f"merging needs at least two department layers, got {len(layers)}")
     if code_field not in communities.columns:
         raise VectorInputError("communities", f"has no field {code_field!r} (fields: {list(communities.columns)})")
     comm = check_features(communities, "communities", POLYGON, id_field=code_field).data
     crs = projected_crs_for(comm)
-    comm_lonlat = comm.geometry.values.to_numpy()
-    comm_geoms = comm.to_crs(crs).geometry.values.to_numpy()
     codes = comm[code_field].astype(str).to_numpy()
     repeated = sorted({c for c in codes[pd.Series(codes).duplicated().to_numpy()]})
     if repeated:
         raise VectorInputError("communities", f"{code_field} values repeat: {repeated[:10]}")
     report: dict = {"crs": crs.to_string(), "sliver_area_m2": sliver_area_m2, "sliver_width_m": sliver_width_m}
-    if not shapely.coverage_is_valid(comm_geoms):
+    comm_lonlat = comm.geometry.values.to_numpy()
+    if not shapely.coverage_is_valid(comm_lonlat):
         # Overlapping or mismatched community lines would hand one area to two communities.
-        comm_geoms = np.asarray(clean_coverage(comm_geoms))
-        comm_lonlat = gpd.GeoSeries(comm_geoms, crs=crs).to_crs(STORAGE_CRS).values.to_numpy()
+        comm_lonlat = np.asarray(clean_coverage(comm_lonlat))
         report["communities_cleaned"] = True
+    names = comm["name"].astype(str).tolist() if "name" in comm else [""] * len(comm)
+    comm_lonlat, report["precision"] = normalize_outlines(comm_lonlat, [f"{c} {n}".strip() for c, n in zip(codes, names)], crs, "communities")
+    report["precision"]["changed"] = [{"community_code": str(codes[c.pop("index")]), **c} for c in report["precision"]["changed"]]
+    comm_geoms = transform(comm_lonlat, STORAGE_CRS, crs)
 
     # GEOS work releases the GIL, so threads share the cores. A geometry is never prepared (used in a prepared
     # predicate) by two threads at once: GEOS builds prepared indexes lazily and not thread-safely.
@@ -119,7 +126,7 @@ def merge_layers(
         report["crossing_community_lines"] += crossing
         report["outside_communities"] += outside
 
-    bld, bld_table = _buildings(buildings, crs)
+    bld, bld_table, bld_table_lonlat = _buildings(buildings, crs)
     rule = rules or SizeRule()
     bld_comm = containing_index(bld.points(), comm_geoms) if bld is not None else None
     order = [base_name, *fill_order]
@@ -159,9 +166,18 @@ def merge_layers(
         # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
         grids, grid_comm, out_labels, more = _reclean(grids, grid_comm, out_labels, codes, sliver_area_m2, sliver_width_m)
         slivers += more
-    grids, grid_comm, out_labels, sequence = _reading_order(grids, grid_comm, out_labels, crs)
+    progress("settling", 0, 1)
+    done = settle_communities(grids, grid_comm, out_labels, comm_lonlat, codes, crs, bld_table_lonlat, bld_comm)
+    grids_ll, grid_comm, out_labels = match_across(done.geoms, comm_lonlat, crs), done.community, done.labels
+    report["fallbacks"] = done.fallbacks
+    progress("settling", 1, 1)
+    order, sequence = _reading_order(grids_ll, grid_comm, crs)
+    grids_ll, grid_comm = grids_ll[order], grid_comm[order]
+    out_labels, fallback = [out_labels[i] for i in order], [done.fallback[i] for i in order]
+    # The crosswalk and the figures are measured in the metric CRS, on exactly these grids.
+    grids = transform(grids_ll, STORAGE_CRS, crs) if len(grids_ll) else grids_ll
     progress("crosswalk", 0, len(prepared))
-    result_grids, point_grid = _grid_table(grids, grid_comm, sequence, out_labels, codes, bld, crs, comm_geoms, comm_lonlat)
+    result_grids, point_grid = _grid_table(grids, grids_ll, grid_comm, sequence, out_labels, fallback, codes, bld)
     tree = shapely.STRtree(grids)
     tree.query(grids[:1])  # built now, before threads share it
     tables, complete = [], {}
@@ -190,7 +206,8 @@ def merge_layers(
     }
     report["crosswalk_completeness"] = complete
     report["summary"] = summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)
-    return MergeResult(result_grids, crosswalk, report)
+    planned = gpd.GeoDataFrame({code_field: codes}, geometry=list(comm_lonlat), crs=STORAGE_CRS)
+    return MergeResult(result_grids, crosswalk, report, planned)
 
 
 def _merge_community(community, code: str, geoms: np.ndarray, labels: list[str], bare, buildings: sizing.Buildings | None,
@@ -222,14 +239,17 @@ def _department_gaps(cover: asm.Cover, names: list[str], codes: np.ndarray, min_
             for f, p in zip(found, points)]
 
 
-def _buildings(gdf, crs: CRS) -> tuple[sizing.Buildings | None, gpd.GeoDataFrame | None]:
-    """Checked buildings (EPSG:4490) and their working copy with households as the division engine counts them."""
+def _buildings(gdf, crs: CRS):
+    """Checked buildings (EPSG:4490), their working copy in ``crs`` with households as the division engine
+    counts them, and their footprints on the precision model in lon/lat (what the grids must keep whole)."""
     if gdf is None:
-        return None, None
+        return None, None, None
     data = check_features(gdf, "buildings", POLYGON_OR_POINT).data.reset_index(drop=True)
     households, population, _ = estimate_households(data)
-    geoms = data.to_crs(crs).geometry.values.to_numpy()
-    return sizing.Buildings(geoms, households.astype(float), population.astype(float), np.arange(len(data))), data
+    footprints, _ = normalize_footprints(data.geometry.values.to_numpy())
+    data = data.set_geometry(gpd.GeoSeries(footprints, crs=data.crs))
+    geoms = transform(footprints, STORAGE_CRS, crs)
+    return sizing.Buildings(geoms, households.astype(float), population.astype(float), np.arange(len(data))), data, footprints
 
 
 def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, min_area, min_width):
@@ -296,9 +316,9 @@ def _split_label(label: str) -> str:
     return label if label.startswith("split of ") else f"split of {label}"
 
 
-def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs, comm_geoms, comm_lonlat) -> tuple[gpd.GeoDataFrame, np.ndarray]:
-    """The unified grids as a GeoDataFrame in EPSG:4490 (edges on community lines on the communities' own
-    lon/lat edges), and the grid index of each building (-1: none)."""
+def _grid_table(grids, grids_lonlat, grid_comm, sequence, labels, fallback, codes, bld) -> tuple[gpd.GeoDataFrame, np.ndarray]:
+    """The unified grids as a GeoDataFrame in EPSG:4490 (``grids_lonlat``; ``grids`` is the same in the metric
+    CRS, where they are measured), and the grid index of each building (-1: none)."""
     n = len(grids)
     hh, pop, count = np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
     point_grid = np.zeros(0, dtype=int)
@@ -317,25 +337,31 @@ def _grid_table(grids, grid_comm, sequence, labels, codes, bld, crs, comm_geoms,
             "dedicated_kind": None,
             "source": labels,
             "base_id": None,
+            "fallback": fallback,
         },
-        geometry=grids_to_lonlat(grids, comm_geoms, comm_lonlat, crs),
+        geometry=list(grids_lonlat),
         crs=STORAGE_CRS,
     )
     return table, point_grid
 
 
-def _reading_order(grids, grid_comm, labels, crs):
-    """Grids sorted by community, then north to south and west to east (as the division engine numbers them),
-    with their 1-based number within the community."""
-    if len(grids) == 0:
-        return grids, grid_comm, labels, np.zeros(0, dtype=int)
-    xy = shapely.get_coordinates(shapely.point_on_surface(grids))
-    lon, lat = Transformer.from_crs(crs, STORAGE_CRS, always_xy=True).transform(xy[:, 0], xy[:, 1])
-    order = np.lexsort((lon, -np.round(lat, 7), grid_comm))
-    grid_comm = grid_comm[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(grid_comm)) + 1]
-    sequence = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)])) + 1
-    return grids[order], grid_comm, [labels[i] for i in order], sequence
+def _reading_order(grids_lonlat, grid_comm, crs):
+    """The order sorting grids by community, then in reading order (rows north to south, west to east
+    within a row, as the division engine and the codes number them), and each grid's 1-based number within
+    its community in that order."""
+    n = len(grids_lonlat)
+    if n == 0:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    metric = transform(grids_lonlat, STORAGE_CRS, crs)
+    order = []
+    for c in np.unique(grid_comm).tolist():
+        mine = np.flatnonzero(grid_comm == c)
+        order.append(mine[reading_order(metric[mine])])
+    order = np.concatenate(order)
+    comm = grid_comm[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(comm)) + 1]
+    sequence = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n])) + 1
+    return order, sequence
 
 
 def _base_ids(crosswalk: pd.DataFrame, base: str, layer, grids: np.ndarray) -> list[str | None]:

@@ -10,7 +10,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from gis.crs import STORAGE_CRS, transform
 from gis.errors import Problem, VectorInputError
+from gis.precision import MAX_OUTLINE_EDGE_DEG, densify
 from gis.validate import POLYGON, check_features
 from gridplanner.merging.geometry import DUST_M2, polygonal
 
@@ -50,7 +52,9 @@ def prepare_layer(name: str, gdf: gpd.GeoDataFrame, id_field: str | None, crs: C
     else:
         values = checked.data[chosen]
         ids = np.array([str(i) if pd.isna(v) else str(v) for i, v in enumerate(values)], dtype=object)
-    geoms = checked.data.to_crs(crs).geometry.values.to_numpy()
+    # Edges cut short in lon/lat as the communities' are (gis.precision): an edge the layer shares with a
+    # community line then follows it in the metric CRS too, instead of its chord a few millimetres off.
+    geoms = transform(densify(checked.data.geometry.values.to_numpy(), MAX_OUTLINE_EDGE_DEG), STORAGE_CRS, crs)
     return Layer(name, ids, chosen, geoms, checked.repairs)
 
 

@@ -18,6 +18,7 @@ from gridplanner.merging.geometry import (
     polygonal,
     shared_border,
 )
+from gridplanner.planning.community import _overlap_groups as overlap_groups
 from gridplanner.planning.rules import SizeRule
 
 #: Gaps narrower than this (m) after moving footprints are rounding.
@@ -51,6 +52,11 @@ def keep_buildings_whole(pieces: Pieces, community, buildings: Buildings) -> int
     if len(geoms) < 2 or not polys.any():
         return 0
     footprints = buildings.geoms[polys]
+    # Overlapping footprints move as one: given to different grids, their shared part would cut one of them.
+    roots = overlap_groups(footprints)
+    if (roots != np.arange(len(roots))).any():
+        groups = np.unique(roots)
+        footprints = np.array([shapely.union_all(footprints[roots == r]) if (roots == r).sum() > 1 else footprints[r] for r in groups], dtype=object)
     b, g = shapely.STRtree(geoms).query(footprints, predicate="intersects")
     shares = shapely.area(shapely.intersection(footprints[b], geoms[g]))
     real = shares > DUST_M2
