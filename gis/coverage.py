@@ -189,7 +189,7 @@ def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: floa
     if n == 0:
         return Settled(polygons, [], np.zeros(0))
     given = polygons
-    polygons = _fit(polygons, region)
+    polygons = _fit(polygons, region, fixed)
     lines = [shapely.get_parts(shapely.boundary(region)), shapely.get_parts(densify(shapely.boundary(polygons), max_edge))]
     if len(fixed):
         lines.append(shapely.get_parts(shapely.boundary(fixed)))
@@ -233,22 +233,65 @@ def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: floa
     return Settled(out, lost, moved)
 
 
-def _fit(polygons: np.ndarray, region) -> np.ndarray:
-    """``polygons`` rebuilt from the faces their edges and the region's outline make, in floating point:
-    a face goes to the polygon holding its interior point (or overlapping it most), a face in none to the
-    neighbour sharing most boundary. Edges that wander along the outline a fraction of a millimetre inside
-    or outside it vanish into the faces beside them, so every polygon meets the outline on the outline
-    itself, and rounding cannot leave slivers between the two."""
-    lines = np.concatenate([shapely.get_parts(shapely.boundary(region)), shapely.get_parts(shapely.boundary(shapely.make_valid(polygons)))])
+def _fit(polygons: np.ndarray, region, fixed: np.ndarray) -> np.ndarray:
+    """``polygons`` rebuilt from the faces their edges, the region's outline and the fixed polygons' outlines
+    make, in floating point: a face goes to the polygon holding its interior point (or overlapping it most),
+    a face in none to the neighbour sharing most boundary, and the faces inside a fixed polygon all to the
+    polygon holding most of it. Edges that wander along the outline or along a footprint a fraction of a
+    millimetre off it vanish into the faces beside them, so every polygon meets those lines on the lines
+    themselves and no footprint is cut, and rounding cannot leave slivers between them."""
+    parts = [shapely.get_parts(shapely.boundary(region)), shapely.get_parts(shapely.boundary(shapely.make_valid(polygons)))]
+    if len(fixed):
+        parts.append(shapely.get_parts(shapely.boundary(fixed)))
+    lines = np.concatenate(parts)
     edges = shapely.get_parts(shapely.union_all(lines[shapely.get_dimensions(lines) == 1]))
     faces = shapely.get_parts(shapely.polygonize(edges[shapely.get_dimensions(edges) == 1]))
     faces = faces[_inside(faces, region)]
     owner = _one_part_each(faces, _owners(faces, polygons))
+    if len(fixed) and len(faces):
+        # Overlapping footprints are one unit: their shared part cannot be in two grids.
+        units = _overlap_units(fixed)
+        f, k = STRtree(units).query(interior_points(faces), predicate="within")
+        if len(f):
+            area = shapely.area(faces)
+            for j in np.unique(k).tolist():
+                mine = f[k == j]
+                took = np.bincount(owner[mine][owner[mine] >= 0], weights=area[mine][owner[mine] >= 0], minlength=len(polygons))
+                if took.any():
+                    owner[mine] = int(np.argmax(took))
+            owner = _one_part_each(faces, owner)
     out = np.empty(len(polygons), dtype=object)
     for k in range(len(polygons)):
         mine = faces[owner == k]
         out[k] = shapely.coverage_union_all(mine) if len(mine) > 1 else (mine[0] if len(mine) else shapely.Polygon())
     return out
+
+
+def _overlap_units(polygons: np.ndarray) -> np.ndarray:
+    """The unions of groups of polygons that overlap (by area), transitively; a polygon overlapping none is
+    its own unit."""
+    n = len(polygons)
+    root = np.arange(n)
+    a, b = STRtree(polygons).query(polygons, predicate="intersects")
+    keep = a < b
+    a, b = a[keep], b[keep]
+    # Walls touching along a line are common (row houses); only shared area counts.
+    keep = shapely.area(shapely.intersection(polygons[a], polygons[b])) > 0 if len(a) else np.zeros(0, dtype=bool)
+    if not keep.any():
+        return polygons
+
+    def find(x):
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for x, y in zip(a[keep].tolist(), b[keep].tolist()):
+        rx, ry = find(x), find(y)
+        if rx != ry:
+            root[max(rx, ry)] = min(rx, ry)
+    roots = np.array([find(i) for i in range(n)])
+    return np.array([shapely.union_all(polygons[roots == r]) for r in np.unique(roots)], dtype=object)
 
 
 def _inside(faces: np.ndarray, region) -> np.ndarray:
@@ -292,13 +335,15 @@ def _restorations(faces: np.ndarray, region, fixed: np.ndarray, grid: float) -> 
     # Vertices of the polygons themselves (a footprint clipped to the region has some on the region's outline).
     own_all = np.unique(np.concatenate([shapely.get_coordinates(region), shapely.get_coordinates(fixed)]), axis=0)
     own_tree = STRtree(shapely.points(own_all))
+    own_keys = _keys(own_all)
     moves: dict[complex, complex] = {}
     on_lines: dict[complex, list[int]] = {}
     lines = [shapely.boundary(poly) for poly, _ in holders]
     for h, (poly, mine) in enumerate(holders):
         rounded = shapely.boundary(shapely.coverage_union_all(faces[mine]) if len(mine) > 1 else faces[mine[0]])
         spots = np.unique(_keys(shapely.get_coordinates(rounded)))
-        spots = spots[~np.isin(spots, _keys(shapely.get_coordinates(poly)))]
+        # A vertex of any of the polygons stays where it is (a footprint touching the outline at one).
+        spots = spots[~np.isin(spots, own_keys)]
         if len(spots) == 0:
             continue
         # A vertex on this polygon's line (its own, or another's lying on it), rounded, goes back to exactly
@@ -483,11 +528,11 @@ FOOTPRINT_SLIVER_M = 1e-3
 
 
 def footprints_outside(footprints, polygons, owner, metric_crs, *, source_crs=4490,
-                       tolerance_m2: float = FOOTPRINT_OUTSIDE_M2) -> dict:
+                       tolerance_m2: float = FOOTPRINT_OUTSIDE_M2, sliver_m: float = FOOTPRINT_SLIVER_M) -> dict:
     """How many footprints stick out of the polygon ``owner`` gives them, in lon/lat and in ``metric_crs``.
 
     A footprint sticks out when more than ``tolerance_m2`` of it lies outside and that part is somewhere wider
-    than :data:`FOOTPRINT_SLIVER_M`. Points and footprints without an owner (-1) are not counted. Returns ``{"lonlat": n, "metric": n,
+    than ``sliver_m`` (default :data:`FOOTPRINT_SLIVER_M`). Points and footprints without an owner (-1) are not counted. Returns ``{"lonlat": n, "metric": n,
     "worst_m2": largest area outside}``.
 
     >>> from pyproj import CRS
@@ -517,23 +562,30 @@ def footprints_outside(footprints, polygons, owner, metric_crs, *, source_crs=44
         big = outside > tolerance_m2
         if big.any():
             # Wider than the sliver width somewhere: shrunk by half of it, something is left.
-            half = FOOTPRINT_SLIVER_M / 2 / (np.sqrt(unit) if unit != 1.0 else 1.0)
+            half = sliver_m / 2 / (np.sqrt(unit) if unit != 1.0 else 1.0)
             big[big] = ~shapely.is_empty(shapely.buffer(piece[big], -half, quad_segs=2))
         out[name] = int(big.sum())
         out["worst_m2"] = max(out["worst_m2"], float(outside.max()))
     return out
 
 
+#: Footprints as given (not as put on the precision model, which moves a vertex by up to 0.71 grid cells, and
+#: one within a grid cell of a community line onto it) are whole when nothing wider than this is outside.
+GIVEN_FOOTPRINT_SLIVER_M = 0.015
+
+
 def partition_report(polygons, polygon_region, regions, metric_crs, *, footprints=None, source_crs=4490,
-                     tolerance_m2: float = EXACT_M2) -> dict:
+                     tolerance_m2: float = EXACT_M2, sliver_m: float = GIVEN_FOOTPRINT_SLIVER_M) -> dict:
     """The hard rules of a whole partition, checked in lon/lat and in ``metric_crs``: ``polygons`` (grids),
     ``polygon_region`` (the index into ``regions`` each belongs to), ``regions`` (communities) and optionally
-    ``footprints`` (buildings, each judged within the region holding its representative point).
+    ``footprints`` (buildings, each judged within the region it overlaps most).
 
     Returns totals per CRS (invalid and multipart polygons, regions whose coverage is off by more than
     ``tolerance_m2``, the worst gap, overlap and outside area) and, with footprints, how many lie in no
     polygon, and how many are cut (more than :data:`FOOTPRINT_OUTSIDE_M2` of their part in their region lies
-    outside the polygon holding most of it). ``ok`` when all of those are zero.
+    outside the polygon holding most of it, and somewhere wider than ``sliver_m``: footprints as given may
+    differ from those the grids were made around by the precision model's rounding). ``ok`` when all of
+    those are zero.
     """
     polygons = np.asarray(polygons, dtype=object)
     regions = np.asarray(regions, dtype=object)
@@ -560,29 +612,15 @@ def partition_report(polygons, polygon_region, regions, metric_crs, *, footprint
     ok = all(out[c]["invalid"] == out[c]["not_single"] == out[c]["regions_off"] == out[c]["unmatched_edges"] == 0
              for c in ("lonlat", "metric"))
     if footprints is not None:
-        out["footprints"] = _footprint_rules(np.asarray(footprints, dtype=object), polygons, polygon_region, regions, metric_crs, source_crs)
+        out["footprints"] = _footprint_rules(np.asarray(footprints, dtype=object), polygons, polygon_region, regions, metric_crs, source_crs, sliver_m)
         f = out["footprints"]
         ok = ok and f["in_no_polygon"] == 0 and f["cut_lonlat"] == 0 and f["cut_metric"] == 0
     out["ok"] = bool(ok)
     return out
 
 
-def _footprint_rules(footprints, polygons, polygon_region, regions, metric_crs, source_crs) -> dict:
-    # A footprint belongs to the region holding its representative point, else to the one it overlaps most.
-    points = shapely.point_on_surface(footprints)
-    region_of = np.full(len(footprints), -1, dtype=np.intp)
-    tree = STRtree(regions)
-    f, r = tree.query(points, predicate="intersects")
-    region_of[f[::-1]] = r[::-1]
-    rest = np.flatnonzero(region_of < 0)
-    if len(rest):
-        f, r = tree.query(footprints[rest], predicate="intersects")
-        if len(f):
-            share = shapely.area(shapely.intersection(footprints[rest][f], regions[r]))
-            order = np.lexsort((r, -share, f))
-            f, r, share = f[order], r[order], share[order]
-            first = np.r_[True, f[1:] != f[:-1]] & (share > 0)
-            region_of[rest[f[first]]] = r[first]
+def _footprint_rules(footprints, polygons, polygon_region, regions, metric_crs, source_crs, sliver_m) -> dict:
+    region_of = majority_owner(footprints, regions)
     holder = np.full(len(footprints), -1, dtype=np.intp)
     f, p = STRtree(polygons).query(footprints, predicate="intersects")
     same = polygon_region[p] == region_of[f]
@@ -602,7 +640,7 @@ def _footprint_rules(footprints, polygons, polygon_region, regions, metric_crs, 
         # A footprint crossing its region's outline (or spanning two parts of a multipart region) can only be
         # whole in a grid as its largest piece inside.
         part = largest_pieces(shapely.intersection(shapely.make_valid(footprints[poly]), regions[region_of[poly]]))
-        res = footprints_outside(part, polygons, holder[poly], metric_crs, source_crs=source_crs)
+        res = footprints_outside(part, polygons, holder[poly], metric_crs, source_crs=source_crs, sliver_m=sliver_m)
         out["cut_lonlat"], out["cut_metric"], out["worst_outside_m2"] = res["lonlat"], res["metric"], res["worst_m2"]
     return out
 
@@ -671,3 +709,31 @@ def match_across(polygons, regions, metric_crs=None, *, source_crs=4490) -> np.n
         bad |= ~shapely.is_valid(transform(out[touched], source_crs, metric_crs))
     out[touched[bad]] = polygons[touched[bad]]
     return out
+
+
+def majority_owner(geoms, regions) -> np.ndarray:
+    """The index of the region each geometry overlaps most (a point: the region holding it; ties: the lower
+    index), -1 for none.
+
+    By share rather than by a representative point: which side of a line a point falls on moves with a
+    footprint's vertices, the larger share does not.
+
+    >>> regions = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]
+    >>> majority_owner([shapely.box(0.8, 0.1, 1.5, 0.2), shapely.Point(1.5, 0.5), shapely.Point(5, 5)], regions).tolist()
+    [1, 1, -1]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    owner = np.full(len(geoms), -1, dtype=np.intp)
+    if len(geoms) == 0:
+        return owner
+    regions = np.asarray(regions, dtype=object)
+    f, r = STRtree(regions).query(geoms, predicate="intersects")
+    if len(f):
+        share = np.where(shapely.get_dimensions(geoms[f]) == 2, shapely.area(shapely.intersection(geoms[f], regions[r])), 0.0)
+        order = np.lexsort((r, -share, f))
+        f, r, share = f[order], r[order], share[order]
+        first = np.r_[True, f[1:] != f[:-1]]
+        # A footprint touching a region only along its outline is not in it; a point on an outline is.
+        real = (share > 0) | (shapely.get_dimensions(geoms[f]) < 2)
+        owner[f[first & real]] = r[first & real]
+    return owner

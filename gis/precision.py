@@ -316,3 +316,44 @@ def normalize_footprints(foot) -> tuple[np.ndarray, dict]:
         out[pts] = snap(foot[pts])
     changed = int((~shapely.equals_exact(out, foot, 0.0)).sum()) if len(foot) else 0
     return out, {"changed": changed, "as_points": int(len(tiny))}
+
+
+def onto_outline(geoms, region, *, within: float = GRID_DEG) -> np.ndarray:
+    """``geoms`` with every vertex closer than ``within`` to ``region``'s outline put on it (on the nearest
+    outline vertex when one is that close, else on the nearest point of the outline).
+
+    A footprint drawn a millimetre inside or outside a community line is, for every purpose here, on it;
+    left where it is, rounding to the grid would either dent the community's outline or cut the footprint.
+    A geometry the move would leave invalid is kept as it was.
+
+    >>> sq = shapely.box(0, 0, 1, 1)
+    >>> onto_outline([shapely.box(0.5, 0.2, 1.00000001, 0.4)], sq)[0].bounds
+    (0.5, 0.2, 1.0, 0.4)
+    """
+    geoms = np.asarray(geoms, dtype=object).copy()
+    outline = shapely.boundary(region)
+    near = np.flatnonzero(shapely.dwithin(geoms, outline, within))
+    if len(near) == 0:
+        return geoms
+    corners = shapely.points(np.unique(shapely.get_coordinates(region), axis=0))
+    corner_tree = shapely.STRtree(corners)
+    for i in near.tolist():
+        xy = shapely.get_coordinates(geoms[i])
+        pts = shapely.points(xy)
+        d = shapely.distance(pts, outline)
+        move = np.flatnonzero((d > 0) & (d < within))
+        if len(move) == 0:
+            continue
+        new = xy.copy()
+        for k in move.tolist():
+            hit = corner_tree.query(pts[k], predicate="dwithin", distance=within)
+            if len(hit):
+                c = corners[hit[np.argmin(shapely.distance(pts[k], corners[hit]))]]
+                new[k] = (c.x, c.y)
+            else:
+                q = shapely.get_point(shapely.shortest_line(pts[k], outline), 1)
+                new[k] = (q.x, q.y)
+        moved = shapely.remove_repeated_points(shapely.set_coordinates(geoms[i], new), 0.0)
+        if shapely.is_valid(moved) and not shapely.is_empty(moved):
+            geoms[i] = moved
+    return geoms

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.coverage import match_across
+from gis.coverage import majority_owner, match_across
 from gis.crs import STORAGE_CRS, projected_crs_for, transform
 from gis.errors import InputError, VectorInputError
 from gis.precision import normalize_footprints, normalize_outlines
@@ -128,7 +128,7 @@ def merge_layers(
 
     bld, bld_table, bld_table_lonlat = _buildings(buildings, crs)
     rule = rules or SizeRule()
-    bld_comm = containing_index(bld.points(), comm_geoms) if bld is not None else None
+    bld_comm = majority_owner(bld.geoms, comm_geoms) if bld is not None else None
     order = [base_name, *fill_order]
     cover = asm.cover_in_order(comm_geoms, [(clips[n].geoms, clips[n].community) for n in order], map=pool.map)
     dept_gaps = _department_gaps(cover, order, codes, sliver_area_m2, sliver_width_m)
@@ -282,8 +282,11 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm
         # The division engine works in lon/lat: settle the round trip's rounding on shared edges.
         cleaned, index = polygon_parts(clean_coverage(np.array(geoms, dtype=object), gap_width=min_width, expected_area=shapely.area(comm_geoms[c])))
         pieces = asm.Pieces(list(cleaned), [names[k] for k in index])
+        here = bld.subset(bld_comm == c)
+        # Cleaning closes gaps up to the sliver width and can move an edge into a footprint: keep them whole.
+        sizing.keep_buildings_whole(pieces, comm_geoms[c], here)
         slivers += tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
-        merges += tag(sizing.merge_undersized(pieces, bld.subset(bld_comm == c), rule, only_with_room=True), codes[c])
+        merges += tag(sizing.merge_undersized(pieces, here, rule, only_with_room=True), codes[c])
         out_geoms += pieces.geoms
         out_labels += pieces.labels
         out_comm += [c] * len(pieces.geoms)

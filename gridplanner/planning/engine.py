@@ -13,10 +13,10 @@ from shapely import STRtree
 
 from pyproj import CRS
 
-from gis.coverage import match_across
+from gis.coverage import majority_owner, match_across
 from gis.crs import STORAGE_CRS, area_m2, projected_crs_for, to_storage, transform
 from gis.errors import Problem, VectorInputError
-from gis.precision import MAX_INNER_EDGE_DEG, normalize_footprints, normalize_outlines, normalize_polygons, snap
+from gis.precision import MAX_INNER_EDGE_DEG, normalize_footprints, normalize_outlines, normalize_polygons, onto_outline, snap
 from gridplanner.coding.ordering import reading_order
 from gridplanner.planning.checked import plan_checked
 from gridplanner.planning.community import BASIC, DEDICATED, CommunityInput
@@ -54,34 +54,6 @@ def _ident(gdf: gpd.GeoDataFrame, i: int):
             v = gdf[name].iat[i]
             return v.item() if hasattr(v, "item") else v
     return int(i)
-
-
-def _assign(points, footprints, communities: np.ndarray) -> np.ndarray:
-    """Community index of each building: the one holding its representative point, else the one it overlaps
-    most, else -1. Ties go to the lower index."""
-    n = len(points)
-    owner = np.full(n, -1, dtype=np.intp)
-    if n == 0:
-        return owner
-    tree = STRtree(communities)
-    b, c = tree.query(points, predicate="within")
-    order = np.lexsort((c, b))
-    b, c = b[order], c[order]
-    first = np.ones(len(b), dtype=bool)
-    first[1:] = b[1:] != b[:-1]
-    owner[b[first]] = c[first]
-    rest = np.flatnonzero(owner < 0)
-    if len(rest):
-        b, c = tree.query(footprints[rest], predicate="intersects")
-        if len(b):
-            overlap = shapely.area(shapely.intersection(footprints[rest][b], communities[c]))
-            # Points on a boundary overlap with zero area; they still belong somewhere.
-            order = np.lexsort((c, -overlap, b))
-            b, c = b[order], c[order]
-            first = np.ones(len(b), dtype=bool)
-            first[1:] = b[1:] != b[:-1]
-            owner[rest[b[first]]] = c[first]
-    return owner
 
 
 def _clip_to_best_part(footprint, community):
@@ -122,7 +94,7 @@ def divide(
     of the communities, :func:`gis.crs.projected_crs_for`): the grids tile the community exactly (a valid
     polygonal coverage, gaps and overlaps under 0.01 m²), each grid is one valid polygon, no building footprint
     is cut by a grid boundary (a building crossing a community boundary is clipped to the community holding its
-    representative point, and listed), and the same input gives the same output. Inputs are put on the
+    most of it, and listed), and the same input gives the same output. Inputs are put on the
     precision model first (:mod:`gis.precision`), and the report says what that changed.
 
     Each community is planned in isolation: where the engine fails on one, it gets a plainer plan that keeps
@@ -152,7 +124,8 @@ def divide(
         raise VectorInputError(sources["buildings"], [Problem(f"is a {raw_foot[i].geom_type if raw_foot[i] is not None else 'missing geometry'}, expected a polygon or point", int(i), _ident_text(bld, int(i))) for i in bad.tolist()])
     foot, bld_precision = normalize_footprints(raw_foot)
     points = shapely.point_on_surface(foot)
-    owner = _assign(points, foot, cgeom)
+    owner = majority_owner(foot, cgeom)
+    foot = _onto_outlines(foot, owner, cgeom)
 
     # A building crossing a community boundary is clipped to its community: nothing else can hold it whole.
     crossing = []
@@ -291,6 +264,18 @@ def divide(
     if name_field in comm:
         planned[name_field] = comm[name_field].to_numpy()
     return PlanResult(out, report, planned)
+
+
+def _onto_outlines(foot: np.ndarray, owner: np.ndarray, cgeom: np.ndarray) -> np.ndarray:
+    """Footprints with the vertices lying within two grid cells of their community's outline put on it."""
+    foot = foot.copy()
+    order = np.argsort(owner, kind="stable")
+    starts = np.searchsorted(owner[order], np.arange(len(cgeom) + 1))
+    for ci in range(len(cgeom)):
+        idx = order[starts[ci]:starts[ci + 1]]
+        if len(idx):
+            foot[idx] = onto_outline(foot[idx], cgeom[ci])
+    return foot
 
 
 def _check_figures(check: dict) -> dict:
