@@ -154,7 +154,13 @@ def absorb_once(pieces: Pieces, min_area: float, min_width: float) -> list[dict]
         others = bbox_candidates(bounds, i, everyone)
         # Slivers may only flow into bigger pieces, so chains end and never loop.
         others = others[~small[others] | (rank[others] > rank[i])]
-        target = _longest(shared_border(geoms[i], geoms[others]), others, ~small[others])
+        border = shared_border(geoms[i], geoms[others])
+        if len(border) and border.max() < MIN_BORDER_M:
+            # A sliver whose edges are not noded with its neighbours' (left beside a split grid) touches them
+            # only at points: measure the border it runs along within rounding instead.
+            near = shapely.buffer(shapely.boundary(geoms[others]), ROUNDING_M, quad_segs=2)
+            border = shapely.length(shapely.intersection(shapely.boundary(geoms[i]), near))
+        target = _longest(border, others, ~small[others])
         if target is not None:
             parent[i] = target
     root = parent.copy()
@@ -182,6 +188,8 @@ def absorb_once(pieces: Pieces, min_area: float, min_width: float) -> list[dict]
     return moves
 
 
+#: How far apart (m) a sliver's edge and its neighbour's may run and still count as one border.
+ROUNDING_M = 0.005
 #: Shared borders shorter than this (m) are rounding where two pieces touch at a corner, not a real border.
 MIN_BORDER_M = 0.01
 

@@ -21,6 +21,7 @@ from gridplanner.coding.ordering import reading_order
 from gridplanner.merging import assemble as asm
 from gridplanner.merging import sizing
 from gridplanner.merging.agreement import agreement, choose_base
+from gridplanner.merging.balance import rebalance_communities
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
 from gridplanner.merging.geometry import clean_coverage, containing_index, polygon_parts
 from gridplanner.merging.settling import settle_communities
@@ -143,6 +144,7 @@ def merge_layers(
     out_geoms, out_labels, out_comm = [], [], []
     uncovered, slivers, merges, splits = [], [], [], []
     moved_buildings = 0
+    rebalanced: list[dict] = []
     for c, done in enumerate(pool.map(one, range(len(comm_geoms)))):
         uncovered += done["uncovered"]
         slivers += done["slivers"]
@@ -162,10 +164,13 @@ def merge_layers(
         slivers += more
         merges += merged_after
         progress("splitting large grids", 1, 1)
-    if len(grids) and not shapely.coverage_is_valid(grids):
-        # Edges shared across community lines can differ by rounding (e.g. after a split's lon/lat round trip).
-        grids, grid_comm, out_labels, more = _reclean(grids, grid_comm, out_labels, codes, sliver_area_m2, sliver_width_m)
-        slivers += more
+        progress("rebalancing", 0, 1)
+        grids, grid_comm, out_labels, rebalanced = rebalance_communities(grids, grid_comm, out_labels, comm_geoms, bld, bld_comm, rule, codes)
+        progress("rebalancing", 1, 1)
+    # Splitting and redrawing can leave a sliver beside a footprint: it joins its neighbour like any other.
+    grids, grid_comm, out_labels, more = _absorb_left_slivers(grids, grid_comm, out_labels, codes, sliver_area_m2, sliver_width_m)
+    slivers += more
+    # Each community is settled on its own and the vertices on community lines are shared after (match_across).
     progress("settling", 0, 1)
     done = settle_communities(grids, grid_comm, out_labels, comm_lonlat, codes, crs, bld_table_lonlat, bld_comm)
     grids_ll, grid_comm, out_labels = match_across(done.geoms, comm_lonlat, crs), done.community, done.labels
@@ -203,6 +208,7 @@ def merge_layers(
         "buildings_kept_whole": moved_buildings,
         "undersized_merged": merges,
         "oversized_split": splits,
+        "rebalanced": rebalanced,
     }
     report["crosswalk_completeness"] = complete
     report["summary"] = summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)
@@ -293,22 +299,17 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm
     return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, splits, slivers, merges
 
 
-def _reclean(grids, grid_comm, labels, codes, min_area, min_width):
-    """All grids edge-matched by GEOS's coverage cleaner (only rounding-size gaps closed); a grid the cleaner
-    cut in two leaves its small part to a neighbour like any sliver."""
-    cleaned, index = polygon_parts(clean_coverage(grids, gap_width=ROUNDING_GAP_M, expected_area=float(shapely.area(grids).sum())))
-    grid_comm, labels = grid_comm[index], [labels[k] for k in index]
-    small = asm.is_sliver(cleaned, min_area, min_width)
+def _absorb_left_slivers(grids, grid_comm, labels, codes, min_area, min_width):
+    """Grids that are slivers given to the neighbour they share most border with, community by community."""
+    small = asm.is_sliver(grids, min_area, min_width) if len(grids) else np.zeros(0, dtype=bool)
     if not small.any():
-        return cleaned, grid_comm, labels, []
-    keep = ~np.isin(grid_comm, grid_comm[small])
-    out_geoms, out_comm = list(cleaned[keep]), list(grid_comm[keep])
-    out_labels = [labels[k] for k in np.flatnonzero(keep)]
-    slivers = []
-    for c in np.unique(grid_comm[small]):
+        return grids, grid_comm, labels, []
+    out_geoms, out_comm, out_labels, slivers = [], [], [], []
+    for c in np.unique(grid_comm).tolist():
         mine = np.flatnonzero(grid_comm == c)
-        pieces = asm.Pieces(list(cleaned[mine]), [labels[k] for k in mine])
-        slivers += tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
+        pieces = asm.Pieces(list(grids[mine]), [labels[i] for i in mine])
+        if small[mine].any():
+            slivers += tag(asm.absorb_slivers(pieces, min_area, min_width), codes[c])
         out_geoms += pieces.geoms
         out_labels += pieces.labels
         out_comm += [c] * len(pieces.geoms)

@@ -120,11 +120,28 @@ def approx_width(geom) -> float:
     return float(2 * shapely.area(geom) / max(shapely.length(geom), 1e-12))
 
 
+#: Pieces whose edges run this close (m) without sharing vertices are snapped together before a union.
+SNAP_M = 0.005
+
+
 def merged(*geoms):
-    """The union of neighbouring pieces of a clean coverage (GEOS coverage union: shared edges vanish exactly)."""
-    union = shapely.coverage_union_all(np.array(geoms, dtype=object))
-    if shapely.get_type_id(union) not in (3, 6):
-        union = polygonal(np.array([shapely.union_all(np.array(geoms, dtype=object))], dtype=object))[0]
+    """The union of neighbouring pieces of a clean coverage (GEOS coverage union: shared edges vanish exactly).
+
+    Pieces that only run along each other within :data:`SNAP_M` (edges not noded together, as beside a
+    split grid) are snapped onto the largest first: their overlay would leave them apart."""
+    arr = np.array(geoms, dtype=object)
+    try:
+        union = shapely.coverage_union_all(arr)
+    except shapely.errors.GEOSException:
+        union = shapely.Polygon()
+    if shapely.get_type_id(union) not in (3, 6) or shapely.is_empty(union):
+        union = polygonal(np.array([shapely.union_all(arr)], dtype=object))[0]
+    if shapely.get_type_id(union) == 6 and shapely.get_num_geometries(union) > 1 and len(arr) > 1:
+        big = arr[int(np.argmax(shapely.area(arr)))]
+        snapped = shapely.snap(arr, big, SNAP_M)
+        again = polygonal(np.array([shapely.union_all(shapely.make_valid(snapped))], dtype=object))[0]
+        if shapely.get_num_geometries(again) < shapely.get_num_geometries(union):
+            union = again
     if shapely.get_type_id(union) == 6 and shapely.get_num_geometries(union) == 1:
         union = shapely.get_geometry(union, 0)
     return union

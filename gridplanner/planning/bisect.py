@@ -20,6 +20,9 @@ _CROSSING_PENALTY = 0.08
 _INFEASIBLE_PENALTY = 0.5
 # Cut directions tried, as turns from across-the-long-axis, with what each costs in compactness.
 _DIRECTIONS = ((0.0, 0.0), (np.pi / 2, 0.04), (np.pi / 4, 0.06), (-np.pi / 4, 0.06))
+# Tried only when none of those gives both sides a feasible count: with a few large buildings (towers of
+# hundreds of households) the sides' sums jump, and another angle orders the buildings differently.
+_MORE_DIRECTIONS = tuple((t, 0.1) for t in np.linspace(-np.pi / 2, np.pi / 2, 17)[1:-1] if not np.isclose(abs(t) % (np.pi / 4), 0))
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,14 @@ def _best_split(area, idx, buildings: Buildings, frame: LocalFrame, rule: SizeRu
     long_axis = _long_axis(local)
     candidates = []
     # Across the long axis first (compact parts); other directions only when they balance clearly better.
-    for turn, penalty in _DIRECTIONS:
-        c, s_ = np.cos(turn), np.sin(turn)
-        axis = np.array([long_axis[0] * c - long_axis[1] * s_, long_axis[0] * s_ + long_axis[1] * c])
-        for score, position, order, j in _split_along(axis, idx, buildings, rule, k, total):
-            candidates.append((score + penalty, len(candidates), axis, position, order, j))
+    for directions in (_DIRECTIONS, _MORE_DIRECTIONS):
+        for turn, penalty in directions:
+            c, s_ = np.cos(turn), np.sin(turn)
+            axis = np.array([long_axis[0] * c - long_axis[1] * s_, long_axis[0] * s_ + long_axis[1] * c])
+            for score, position, order, j in _split_along(axis, idx, buildings, rule, k, total):
+                candidates.append((score + penalty, len(candidates), axis, position, order, j))
+        if any(c[0] < _INFEASIBLE_PENALTY for c in candidates):
+            break
     if not candidates:
         return None
     candidates.sort(key=lambda c: (c[0], c[1]))

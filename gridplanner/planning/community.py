@@ -3,15 +3,16 @@ then shaping the grids around buildings and checking the result is one clean cov
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import shapely
 from shapely import STRtree
 
-from gis.coverage import interior_points, polygon_faces, shared_edges
+from gis.coverage import interior_points, largest_pieces, polygon_faces, shared_edges
 from gridplanner.planning.bisect import Buildings, LocalFrame, bisect, bisection_cuts
 from gridplanner.planning.grouping import merge_small_cells
+from gridplanner.planning.rebalance import rebalance
 from gridplanner.planning.rules import SizeRule
 
 BASIC, DEDICATED = "basic", "dedicated"
@@ -369,6 +370,15 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame, *, b
             face_weight = np.bincount(bf, weights=data.households + 1, minlength=len(faces_out))
         cell_labels = _single_parts(faces_out, cell_labels, face_weight)
 
+    grids = _grids_of(data, faces_out, cell_labels, cells, cell_ded, labels, ded)
+    if n_bld and not blocks_only:
+        grids = _rebalanced(grids, data, rule, frame)
+    return grids
+
+
+def _grids_of(data: CommunityInput, faces_out, cell_labels, cells, cell_ded, labels, ded) -> list[Grid]:
+    """One grid per label of the final faces, with its buildings and dedicated kind."""
+    n_bld = len(data.households)
     grids = []
     bld_final = cell_labels[_place(data, faces_out)] if n_bld else np.zeros(0, dtype=np.intp)
     group_ded = {}
@@ -391,6 +401,54 @@ def plan_community(data: CommunityInput, rule: SizeRule, frame: LocalFrame, *, b
             )
         )
     return grids
+
+
+def _rebalanced(grids: list[Grid], data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> list[Grid]:
+    """Grids outside the size rule redrawn with neighbours, building by building (see ``rebalance``)."""
+    basic = np.array([g.type == BASIC for g in grids], dtype=bool)
+    geoms, members = rebalance_grids([g.geometry for g in grids], basic, [g.members for g in grids], data, rule, frame)
+    # A grid a redraw merged into its neighbours is gone; one a redraw added is basic.
+    out = [replace(g, geometry=geoms[k], members=members[k], households=int(data.households[members[k]].sum()))
+           for k, g in enumerate(grids) if geoms[k] is not None]
+    out += [Grid(geometry=geoms[k], type=BASIC, members=members[k], households=int(data.households[members[k]].sum()))
+            for k in range(len(grids), len(geoms))]
+    return out
+
+
+def rebalance_grids(geoms: list, basic: np.ndarray, members: list[np.ndarray], data: CommunityInput, rule: SizeRule,
+                    frame: LocalFrame) -> tuple[list, list[np.ndarray]]:
+    """:func:`gridplanner.planning.rebalance.rebalance` with the engine's shaping around buildings: one
+    community's grids (in any CRS ``frame`` maps to a local plane) and their buildings (``members``)."""
+    hh = np.array([int(data.households[m].sum()) for m in members])
+    if all(rule.within(h) for h, b in zip(hh, basic) if b):
+        return list(geoms), list(members)
+    if data.together is None:
+        data.together = _overlap_groups(data.footprints)
+
+    def reshape(union, cells, cell_group, idx, building_group):
+        # The set's buildings as a community of their own: overlap groups and shaping as the engine does.
+        position = {int(b): k for k, b in enumerate(idx.tolist())}
+        # Only what lies in the set counts (a footprint across the community line is cut by that line).
+        footprints = data.footprints[idx].copy()
+        poly = np.flatnonzero(shapely.get_dimensions(footprints) == 2)
+        out = poly[~shapely.covered_by(footprints[poly], union)]
+        if len(out):
+            footprints[out] = largest_pieces(shapely.intersection(footprints[out], union))
+        sub = CommunityInput(region=union, footprints=footprints, points=data.points[idx],
+                             households=data.households[idx], lines=np.zeros(0, dtype=object))
+        sub.together = np.array([position.get(int(data.together[b]), k) for k, b in enumerate(idx.tolist())], dtype=np.intp)
+        faces, face_group = cells, cell_group
+        straddling = _straddlers(sub.footprints, building_group, cells, cell_group)
+        if len(straddling):
+            faces, face_group = _shape_around(union, sub.footprints, sub.together, building_group, straddling, cells, cell_group)
+            weight = np.bincount(_place(sub, faces), weights=sub.households + 1, minlength=len(faces))
+            face_group = _single_parts(faces, face_group, weight)
+        final = face_group[_place(sub, faces)]
+        if len(_straddlers(sub.footprints, final, faces, face_group)):
+            return None
+        return faces, face_group, final
+
+    return rebalance(list(geoms), basic, list(members), data.households, data.points, data.together, rule, frame, reshape)
 
 
 def _straddlers(footprints, bld_group, cells, labels) -> np.ndarray:

@@ -39,8 +39,8 @@ def feasible(households, rule: SizeRule) -> np.ndarray:
 def size_figures(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame | None,
                  rules: SizeRule | dict[str, SizeRule], *, code_field: str = "code", class_field: str = "class") -> dict:
     """The size figures of ``grids`` (with ``community_code``, ``households`` and ``type``): basic grids,
-    within bounds (share), where feasible (count, share), CV of households, and a ``feasible`` flag per grid
-    (array in the grids' order)."""
+    within bounds (share), where feasible (count, share), the CV of households over all basic grids and over
+    those where the rule can be met, and a ``feasible`` flag per grid (array in the grids' order)."""
     grids = to_storage(grids)
     comm = to_storage(communities).reset_index(drop=True)
     codes = comm[code_field].astype(str).tolist()
@@ -62,6 +62,7 @@ def size_figures(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, buildin
         "within_where_feasible": int((counted & within).sum()),
         "share_within_feasible": float((counted & within).sum() / counted.sum()) if counted.any() else float("nan"),
         "cv": coefficient_of_variation(hh[basic]),
+        "cv_where_feasible": coefficient_of_variation(hh[counted]),
         "largest": int(hh[basic].max()) if basic.any() else 0,
         "feasible": ok,
     }

@@ -1,0 +1,391 @@
+"""Grids outside the size rule redrawn together with a neighbour or two, building by building.
+
+Straight cuts and whole blocks cannot always reach the bounds where buildings are large and few (towers of
+hundreds of households): a grid of 208 households whose neighbours are full, or one of 625 in four towers.
+Here such a grid and one or two neighbours are taken as a set; their buildings (overlapping ones as one unit)
+get the Voronoi cells of their points inside the set's union, and a local search moves boundary units between
+the set's grids, each kept in one piece, until no move leaves fewer grids outside the bounds (then less
+excess, then a shorter shared boundary). The redraw is kept only when more of the set's grids end within
+bounds and every building stays whole; the set's outer boundary never moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import shapely
+
+from gis.coverage import shared_edges
+from gridplanner.planning.bisect import LocalFrame
+from gridplanner.planning.rules import SizeRule
+
+#: Local-search moves per redraw at most (each is one unit changing grid).
+MAX_MOVES = 400
+#: Redraws tried per community at most.
+MAX_SETS = 40
+
+
+def rebalance(geoms: list, basic: np.ndarray, members: list[np.ndarray], households: np.ndarray, points: np.ndarray,
+              together: np.ndarray, rule: SizeRule, frame: LocalFrame,
+              reshape: Callable[..., tuple[np.ndarray, np.ndarray, np.ndarray] | None]) -> tuple[list, list[np.ndarray]]:
+    """New geometries and members for one community's grids (``geoms``, ``members``: building indices per grid).
+
+    ``basic`` marks grids the size rule applies to (dedicated ones never change). ``households``, ``points``
+    and ``together`` (the lowest index of each building's group of overlapping ones) are per building.
+    ``reshape(union, cells, cell_group, buildings, building_group)`` turns the Voronoi cells and their groups
+    into final faces, face groups and building groups that keep every footprint whole (the engine's
+    shaping), or None when it cannot.
+    """
+    geoms = list(geoms)
+    members = [np.asarray(m, dtype=np.intp) for m in members]
+    tried: set[tuple[int, ...]] = set()
+    basic = np.asarray(basic, dtype=bool).copy()
+    for _ in range(MAX_SETS):
+        hh = np.array([int(households[m].sum()) for m in members])
+        bad = [g for g in range(len(geoms)) if basic[g] and not rule.within(hh[g]) and not _one_giant(members[g], households, rule)]
+        if not bad:
+            break
+        # Grids merged away (None) have no edges: an empty polygon in their place.
+        pi, pj, length = shared_edges(np.array([g if g is not None else shapely.Polygon() for g in geoms], dtype=object))
+        done = False
+        for g in sorted(bad, key=lambda x: (-abs(hh[x] - rule.target), x)):
+            for group, k in _candidate_sets(g, pi, pj, length, basic, hh, rule):
+                if (group, k) in tried:
+                    continue
+                tried.add((group, k))
+                result = _redraw(group, k, geoms, members, households, points, together, rule, frame, reshape)
+                if result is None:
+                    continue
+                new_geoms, new_members = result
+                for j, gi in enumerate(group):
+                    geoms[gi], members[gi] = new_geoms[j], new_members[j]
+                    if new_geoms[j] is None:
+                        basic[gi] = False
+                # A set redrawn as one grid more: the new grid joins the list.
+                for j in range(len(group), len(new_geoms)):
+                    geoms.append(new_geoms[j])
+                    members.append(new_members[j])
+                    basic = np.r_[basic, True]
+                done = True
+                break
+            if done:
+                break
+        if not done:
+            break
+    return geoms, members
+
+
+def _union(geoms: np.ndarray):
+    """The union of neighbouring grids: GEOS's coverage union when their edges match, else the overlay."""
+    try:
+        union = shapely.coverage_union_all(geoms)
+    except shapely.errors.GEOSException:
+        union = shapely.union_all(geoms)
+    if shapely.get_type_id(union) == 6 and shapely.get_num_geometries(union) == 1:
+        union = shapely.get_geometry(union, 0)
+    return union
+
+
+def _one_giant(idx: np.ndarray, households: np.ndarray, rule: SizeRule) -> bool:
+    """A grid that is out of bounds because it holds a building above the maximum: nothing can fix it."""
+    return bool(len(idx) and (households[idx] > rule.max_households).any())
+
+
+def _candidate_sets(g: int, pi, pj, length, basic, hh, rule: SizeRule) -> list[tuple[tuple[int, ...], int]]:
+    """Connected sets of two, three and four grids around ``g`` (neighbours sharing most boundary first) and
+    the number of grids each can be redrawn as within bounds: as many as it has, one fewer (two small grids
+    whose neighbours are full become one) or one more."""
+    nbrs: dict[int, dict[int, float]] = {}
+    for a, b, ln in zip(pi.tolist(), pj.tolist(), length.tolist()):
+        if basic[a] and basic[b]:
+            nbrs.setdefault(a, {})[b] = nbrs.setdefault(a, {}).get(b, 0.0) + ln
+            nbrs.setdefault(b, {})[a] = nbrs.setdefault(b, {}).get(a, 0.0) + ln
+    sets: list[tuple[int, ...]] = []
+    frontier = [(g,)]
+    for _ in range(3):
+        grown = []
+        for s in frontier:
+            touch: dict[int, float] = {}
+            for x in s:
+                for n, ln in nbrs.get(x, {}).items():
+                    if n not in s:
+                        touch[n] = touch.get(n, 0.0) + ln
+            for n in sorted(touch, key=lambda n: (-touch[n], n))[:4]:
+                t = tuple(sorted((*s, n)))
+                if t not in sets and t not in grown:
+                    grown.append(t)
+        sets += grown
+        frontier = grown[:8]
+    out = []
+    for s in sets:
+        total = int(sum(hh[x] for x in s))
+        for k in (len(s), len(s) - 1, len(s) + 1):
+            if k >= 1 and k * rule.min_households <= total <= k * rule.max_households:
+                out.append((s, k))
+                break
+    return out
+
+
+def _redraw(group, k, geoms, members, households, points, together, rule, frame, reshape):
+    """The set's grids redrawn as ``k`` grids (``k`` = its size or one fewer); None unless more of them end
+    within bounds. A grid the set loses comes back empty (its geometry None), for the caller to drop."""
+    union = _union(np.array([geoms[g] for g in group], dtype=object))
+    if shapely.get_type_id(union) != 3:
+        return None  # the set is not one piece (grids meeting at a point): nothing to redraw across
+    idx = np.concatenate([members[g] for g in group])
+    if len(idx) < k:
+        return None
+    # Units: a building, or a group of overlapping ones (they travel together).
+    roots, inverse = np.unique(together[idx], return_inverse=True)
+    unit_hh = np.bincount(inverse, weights=households[idx])
+    unit_pt = shapely.get_coordinates(points[roots])
+    if len(np.unique(unit_pt, axis=0)) < len(unit_pt) or len(roots) < len(group):
+        return None  # two units at one point: their cells cannot be told apart
+    start = np.empty(len(roots), dtype=np.intp)
+    for j, g in enumerate(group):
+        start[np.isin(roots, together[members[g]])] = j
+    cells = _cells(unit_pt, union, frame)
+    if cells is None:
+        return None
+    pi, pj, length = shared_edges(cells)
+    before = sum(rule.within(unit_hh[start == j].sum()) for j in range(len(group)))
+    if k < len(group):
+        # The smallest grid gives its units to the neighbours they touch; grids are renumbered 0..k-1.
+        start = _dissolve_smallest(start, unit_hh, pi, pj, len(group))
+        if start is None:
+            return None
+    elif k > len(group):
+        start = _split_largest(start, unit_hh, pi, pj, len(group))
+    labels = _search(start, unit_hh, pi, pj, length, k, rule)
+    after = sum(rule.within(unit_hh[labels == j].sum()) for j in range(k))
+    if after < k:
+        # From where the grids are now the climb can stall; start again from strips across the set.
+        for axis in _axes(frame.to_local(unit_pt)):
+            again = _search(_strips(frame.to_local(unit_pt) @ axis, unit_hh, k), unit_hh, pi, pj, length, k, rule)
+            score = sum(rule.within(unit_hh[again == j].sum()) for j in range(k))
+            if score > after and all(_connected(again, j, pi, pj) for j in range(k)):
+                labels, after = again, score
+            if after == k:
+                break
+    if after <= before:
+        return None
+    shaped = reshape(union, cells, labels, idx, labels[inverse])
+    if shaped is None:
+        return None
+    faces, face_group, building_group = shaped
+    if sum(rule.within(households[idx][building_group == j].sum()) for j in range(k)) <= before:
+        return None
+    new_geoms, new_members = [], []
+    for j in range(max(k, len(group))):
+        if j >= k:
+            new_geoms.append(None)
+            new_members.append(np.zeros(0, dtype=np.intp))
+            continue
+        mine = faces[face_group == j]
+        if len(mine) == 0:
+            return None
+        geom = _union(mine) if len(mine) > 1 else mine[0]
+        if shapely.get_type_id(geom) != 3 or not shapely.is_valid(geom):
+            return None
+        new_geoms.append(geom)
+        new_members.append(idx[building_group == j])
+    return new_geoms, new_members
+
+
+def _axes(xy: np.ndarray) -> list[np.ndarray]:
+    """The set's long axis, the one across it and the two diagonals between (unit vectors)."""
+    centred = xy - xy.mean(axis=0)
+    if len(xy) < 2 or not np.isfinite(centred).all():
+        return [np.array([1.0, 0.0])]
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    a, b = vt[0], np.array([-vt[0][1], vt[0][0]])
+    return [a, b, (a + b) / np.sqrt(2), (a - b) / np.sqrt(2)]
+
+
+def _strips(t: np.ndarray, unit_hh: np.ndarray, k: int) -> np.ndarray:
+    """Units in ``k`` runs along ``t`` holding about equal households."""
+    order = np.argsort(t, kind="stable")
+    cum = np.cumsum(unit_hh[order])
+    labels = np.empty(len(t), dtype=np.intp)
+    labels[order] = np.minimum((cum - unit_hh[order] / 2) * k // max(cum[-1], 1), k - 1).astype(np.intp)
+    return labels
+
+
+def _connected(labels: np.ndarray, j: int, pi, pj) -> bool:
+    """Whether the units labelled ``j`` form one piece."""
+    mine = set(np.flatnonzero(labels == j).tolist())
+    if not mine:
+        return False
+    nbrs: dict[int, list[int]] = {u: [] for u in mine}
+    for a, b in zip(pi.tolist(), pj.tolist()):
+        if a in mine and b in mine:
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+    start = next(iter(mine))
+    seen, todo = {start}, [start]
+    while todo:
+        for w in nbrs[todo.pop()]:
+            if w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return len(seen) == len(mine)
+
+
+def _split_largest(labels: np.ndarray, unit_hh: np.ndarray, pi, pj, n: int) -> np.ndarray:
+    """Labels with a new grid ``n`` grown inside the grid of most households, from its unit with fewest
+    neighbours in it, until it holds about half of that grid's households."""
+    sums = np.bincount(labels, weights=unit_hh, minlength=n)
+    big = int(np.argmax(sums))
+    mine = set(np.flatnonzero(labels == big).tolist())
+    nbrs: dict[int, list[int]] = {u: [] for u in mine}
+    for a, b in zip(pi.tolist(), pj.tolist()):
+        if a in mine and b in mine:
+            nbrs[a].append(b)
+            nbrs[b].append(a)
+    seed = min(mine, key=lambda u: (len(nbrs[u]), u))
+    labels = labels.copy()
+    taken, todo, total = {seed}, [seed], 0.0
+    while todo and total < sums[big] / 2:
+        u = todo.pop(0)
+        labels[u] = n
+        total += unit_hh[u]
+        for w in nbrs[u]:
+            if w not in taken:
+                taken.add(w)
+                todo.append(w)
+    return labels
+
+
+def _dissolve_smallest(labels: np.ndarray, unit_hh: np.ndarray, pi, pj, n: int) -> np.ndarray | None:
+    """Labels with the grid of fewest households given away unit by unit to the grids its units touch
+    (each unit to the neighbouring grid it shares most boundary with), the others renumbered 0..n-2."""
+    sums = np.bincount(labels, weights=unit_hh, minlength=n)
+    gone = int(np.argmin(sums))
+    labels = labels.copy()
+    for _ in range(len(labels)):
+        left = np.flatnonzero(labels == gone)
+        if len(left) == 0:
+            break
+        moved = False
+        for u in left.tolist():
+            touch: dict[int, int] = {}
+            for a, b in zip(pi.tolist(), pj.tolist()):
+                if a == u and labels[b] != gone:
+                    touch[int(labels[b])] = touch.get(int(labels[b]), 0) + 1
+                elif b == u and labels[a] != gone:
+                    touch[int(labels[a])] = touch.get(int(labels[a]), 0) + 1
+            if touch:
+                labels[u] = max(touch.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+                moved = True
+        if not moved:
+            return None
+    keep = [g for g in range(n) if g != gone]
+    remap = {g: j for j, g in enumerate(keep)}
+    return np.array([remap[int(x)] for x in labels], dtype=np.intp)
+
+
+def _cells(unit_pt: np.ndarray, union, frame: LocalFrame):
+    """The Voronoi cell of each unit's point inside ``union`` (drawn in the local frame, where distances are
+    metres up to scale), in unit order."""
+    local = frame.to_local(unit_pt)
+    outline = shapely.transform(union, frame.to_local)
+    diagram = shapely.voronoi_polygons(shapely.multipoints(local), extend_to=outline, ordered=True)
+    polys = shapely.get_parts(diagram)
+    if len(polys) != len(unit_pt):
+        return None
+    clipped = shapely.intersection(polys, outline)
+    # A cell the outline cuts in pieces keeps the piece holding its point; the rest join their neighbours
+    # through the search's connectivity: simplest is to keep cells whole (multipart) and let adjacency
+    # follow their pieces.
+    return shapely.transform(clipped, frame.to_lonlat)
+
+
+def _search(start: np.ndarray, unit_hh: np.ndarray, pi, pj, length, k: int, rule: SizeRule) -> np.ndarray:
+    """Units relabelled by hill climbing: move one unit on a boundary to a neighbouring grid (or, when no
+    single move helps, one unit each way between two grids: a swap) while that leaves fewer grids out of
+    bounds, then less excess, then a shorter boundary between grids; every grid stays in one piece."""
+    labels = start.copy()
+    n = len(labels)
+    nbrs: list[list[tuple[int, float]]] = [[] for _ in range(n)]
+    for a, b, ln in zip(pi.tolist(), pj.tolist(), length.tolist()):
+        nbrs[a].append((b, ln))
+        nbrs[b].append((a, ln))
+    sums = np.bincount(labels, weights=unit_hh, minlength=k)
+
+    def badness(s):
+        # Out of bounds first, then by how much, then how far from the target: a grid left exactly on a
+        # bound is one small building away from leaving it once footprints are shaped.
+        over = np.maximum(s - rule.max_households, 0) + np.maximum(rule.min_households - s, 0)
+        return int((over > 0).sum()), float(over.sum()), float(np.abs(s - rule.target).sum())
+
+    def gain(u, a, b):
+        # Boundary change when u goes from a to b: its edges to b stop being boundary, those to a start.
+        return sum(ln for w, ln in nbrs[u] if labels[w] == b) - sum(ln for w, ln in nbrs[u] if labels[w] == a)
+
+    def moves():
+        for u in range(n):
+            a = labels[u]
+            for b in sorted({labels[v] for v, _ in nbrs[u]} - {a}):
+                yield u, int(a), int(b)
+
+    for _ in range(MAX_MOVES):
+        now = badness(sums)
+        best = None
+        for u, a, b in moves():
+            s = sums.copy()
+            s[a] -= unit_hh[u]
+            s[b] += unit_hh[u]
+            new = badness(s)
+            key = (*new, -gain(u, a, b))
+            # Towards the target only by whole households: ties in a float sum are no progress.
+            if new[:2] > now[:2] or new[:2] == now[:2] and new[2] > now[2] - 0.5:
+                continue
+            if best is not None and key >= best[0]:
+                continue
+            if _stays_connected(labels, u, a, nbrs):
+                best = (key, [(u, b)])
+        if best is None and now[0] > 0:
+            # A swap: u from a to b and v from b to a, judged together.
+            for u, a, b in moves():
+                if not _stays_connected(labels, u, a, nbrs):
+                    continue
+                labels[u] = b
+                for v in np.flatnonzero(labels == b).tolist():
+                    if v == u or a not in {labels[w] for w, _ in nbrs[v]}:
+                        continue
+                    s = sums.copy()
+                    s[a] += unit_hh[v] - unit_hh[u]
+                    s[b] += unit_hh[u] - unit_hh[v]
+                    new = badness(s)
+                    key = (*new, 0.0)
+                    if new[:2] > now[:2] or new[:2] == now[:2] and new[2] > now[2] - 0.5:
+                        continue
+                    if best is not None and key >= best[0]:
+                        continue
+                    if _stays_connected(labels, v, b, nbrs):
+                        best = (key, [(u, b), (v, a)])
+                labels[u] = a
+        if best is None:
+            break
+        for u, b in best[1]:
+            sums[labels[u]] -= unit_hh[u]
+            sums[b] += unit_hh[u]
+            labels[u] = b
+    return labels
+
+
+def _stays_connected(labels: np.ndarray, u: int, a: int, nbrs) -> bool:
+    """Whether grid ``a`` is still one piece (and not empty) without unit ``u``."""
+    rest = [x for x in np.flatnonzero(labels == a).tolist() if x != u]
+    if not rest:
+        return False
+    seen = {rest[0]}
+    todo = [rest[0]]
+    while todo:
+        x = todo.pop()
+        for w, _ in nbrs[x]:
+            if w != u and labels[w] == a and w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return len(seen) == len(rest)
