@@ -13,6 +13,10 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from gis.errors import Problem, VectorInputError
+from gis.webcoords import transform_geometries
+
+#: ``crs`` values meaning web-map lon/lat (converted to WGS84 on reading).
+WEB_MAP_SYSTEMS = {"gcj02", "gcj-02", "gcj", "bd09", "bd-09", "bd09ll"}
 
 #: Output driver by file extension.
 DRIVERS = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile", ".fgb": "FlatGeobuf"}
@@ -79,11 +83,20 @@ def read_vector(
 ) -> gpd.GeoDataFrame:
     """Read a vector file into a GeoDataFrame, with errors that name the file and the problem.
 
-    ``crs`` is used where the file has none (always for CSV, default WGS84 there). ``lon``/``lat`` name the
-    coordinate columns of a CSV (default: the first of lon/lng/longitude/x/经度 and lat/latitude/y/纬度).
-    Geometry is returned as read: no reprojection, no repair (see :mod:`gis.validate`).
+    ``crs`` is used where the file has none (always for CSV, default WGS84 there). ``gcj02`` or ``bd09``
+    (web-map coordinates: AMap, Tencent, Baidu) say the lon/lat in the file are in that system whatever the
+    file declares: they are converted to WGS84 (:mod:`gis.webcoords`). ``lon``/``lat`` name the coordinate
+    columns of a CSV (default: the first of lon/lng/longitude/x/经度 and lat/latitude/y/纬度). Otherwise
+    geometry is returned as read: no reprojection, no repair (see :mod:`gis.validate`). A GeoPackage of
+    several layers is read at the layer named after the file (as Gridplanner writes them), else ``layer``.
     """
     path = Path(path)
+    if crs is not None and str(crs).strip().lower() in WEB_MAP_SYSTEMS:
+        gdf = read_vector(path, layer=layer, crs=4326, encoding=encoding, lon=lon, lat=lat)
+        if not CRS(gdf.crs).is_geographic:
+            raise VectorInputError(path, f"--crs {crs} means lon/lat from a web map, but the file is in {CRS(gdf.crs).name}")
+        moved = transform_geometries(gdf.geometry.values.to_numpy(), str(crs), "wgs84")
+        return gdf.set_geometry(gpd.GeoSeries(moved, index=gdf.index, crs=4326), crs=4326)
     if not path.exists():
         raise VectorInputError(path, "file not found")
     suffix = path.suffix.lower()
@@ -102,7 +115,9 @@ def read_vector(
         if layer is None and suffix == ".gpkg":
             layers = list_layers(path)
             if len(layers) > 1:
-                raise VectorInputError(path, f"has {len(layers)} layers {layers}; choose one with --layer")
+                if path.stem not in layers:
+                    raise VectorInputError(path, f"has {len(layers)} layers {layers}; choose one with --layer")
+                layer = path.stem
         kwargs = {"layer": layer} if layer else {}
         if encoding:
             kwargs["encoding"] = encoding

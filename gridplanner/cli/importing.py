@@ -21,7 +21,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 FileArg = Annotated[Path, typer.Argument(help="The file to import.", show_default=False)]
 LayerOpt = Annotated[Optional[str], typer.Option(help="Layer of a multi-layer file (GeoPackage).")]
-CrsOpt = Annotated[Optional[str], typer.Option(help="CRS of a file that names none (CSV defaults to WGS84), e.g. EPSG:4490.")]
+CrsOpt = Annotated[Optional[str], typer.Option(help="CRS of a file that names none (CSV: WGS84), or gcj02 / bd09 for lon/lat taken from a web map (converted to WGS84).")]
 EncodingOpt = Annotated[Optional[str], typer.Option(help="Attribute encoding, e.g. GBK (default: .cpg, else detected).")]
 FieldOpt = Annotated[Optional[list[str]], typer.Option("--field", help="Map a field: ours=theirs, e.g. --field households=户数. Repeatable.")]
 LonOpt = Annotated[Optional[str], typer.Option(help="CSV longitude column.")]

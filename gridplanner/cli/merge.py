@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gis.errors import VectorInputError
 from gis.io import DRIVERS, read_vector, write_vector
 from gridplanner.cli import app
+from gridplanner.cli.failures import EXIT_PARTIAL, attach_log, guarded
 from gridplanner.merging import merge_layers
 from gridplanner.planning import SizeRule
 
@@ -45,6 +46,7 @@ def merge(
     sliver_width: Annotated[float, typer.Option(help="Pieces thinner than this (m) are slivers.")] = 3.0,
     min_households: Annotated[int, typer.Option(help="Size rule: fewest households per grid.")] = 300,
     max_households: Annotated[int, typer.Option(help="Size rule: most households per grid.")] = 500,
+    crs: Annotated[Optional[str], typer.Option(help="CRS of inputs that name none (CSV: WGS84), or gcj02 / bd09 for lon/lat taken from a web map (converted to WGS84).")] = None,
 ) -> None:
     """Merge departments' overlapping grid layers into one grid set per community (多网合一)."""
     if out_path.suffix.lower() not in DRIVERS:
@@ -53,15 +55,18 @@ def merge(
     names = [n for n, _ in named]
     if len(set(names)) != len(names):
         raise typer.BadParameter(f"--layer names repeat: {names}")
-    try:
-        comm = read_vector(communities)
+    attach_log()
+    # The engine names its inputs ("layer 综治", "communities", "buildings"): errors say which file that was.
+    files = {f"layer {n}": p for n, p in named} | {"communities": communities, "buildings": buildings}
+    with guarded("merge", sources=files):
+        comm = read_vector(communities, crs=crs)
         layers = {}
         for name, path in named:
-            gdf = read_vector(path)
+            gdf = read_vector(path, crs=crs)
             if len(gdf) == 0:
                 raise VectorInputError(path, f"layer {name} contains no features")
             layers[name] = gdf
-        bld = read_vector(buildings) if buildings else None
+        bld = read_vector(buildings, crs=crs) if buildings else None
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
             tasks: dict[str, int] = {}
 
@@ -74,18 +79,10 @@ def merge(
                 comm, layers, base=base, id_field=id_field, sliver_area_m2=sliver_area, sliver_width_m=sliver_width,
                 buildings=bld, rules=SizeRule(min_households, max_households), code_field=code_field, progress=progress,
             )
-    except VectorInputError as exc:
-        # The engine names its inputs ("layer 综治", "communities", "buildings"); say which file that was.
-        files = {f"layer {n}": p for n, p in named} | {"communities": communities, "buildings": buildings}
-        where = files.get(exc.path)
-        exc = VectorInputError(f"{where} ({exc.path})", exc.problems) if where else exc
-        err.print(f"[red]error:[/] {exc}\n[red]nothing was written.[/]", soft_wrap=True)
-        raise typer.Exit(2) from None
-    except ValueError as exc:
-        err.print(f"[red]error:[/] {exc}\n[red]nothing was written.[/]", soft_wrap=True)
-        raise typer.Exit(2) from None
 
-    write_vector(result.grids, out_path)
+    # In a GeoPackage, the communities as merged into (on the precision model) go beside the grids.
+    more = {"communities": result.communities} if out_path.suffix.lower() == ".gpkg" else None
+    write_vector(result.grids, out_path, more=more)
     crosswalk.parent.mkdir(parents=True, exist_ok=True)
     # In the file a unified grid is named as in --out: community_code + grid_index (its number in the community).
     rows = result.crosswalk["grid_index"].to_numpy()
@@ -100,6 +97,9 @@ def merge(
     s = result.report["summary"]
     out.print(f"[green]✓[/] {s['grids']} unified grids in {s['communities']} communities → {out_path} (base: {result.report['base']['department']})")
     out.print(f"  crosswalk: {len(result.crosswalk)} rows → {crosswalk}")
+    size = result.report["size_rule"]
+    if size["applied"]:
+        out.print(f"  size rule {size['min_households']}–{size['max_households']} households: {size['grids_within_bounds']} of {size['grids']} grids within")
     out.print(
         f"  conflicts: {s['overlaps_within_departments']} overlaps inside departments, {s['uncovered_areas']} uncovered areas, "
         f"{s['department_grids_crossing_community_lines']} grids crossing community lines, {s['slivers_absorbed']} slivers absorbed, "
@@ -107,3 +107,6 @@ def merge(
     )
     if not s["coverage_valid"] or s["slivers_left"]:
         err.print(f"[yellow]warning:[/] coverage valid: {s['coverage_valid']}, slivers left: {s['slivers_left']}")
+    if result.report.get("fallbacks"):
+        err.print(f"[yellow]{len(result.report['fallbacks'])} communities not merged (see report)[/]: each is one grid per part")
+        raise typer.Exit(EXIT_PARTIAL)

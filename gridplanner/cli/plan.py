@@ -61,7 +61,7 @@ def plan(
     class_field: Annotated[str, typer.Option(help="Community class field (urban/rural) picking the size rule.")] = "class",
     dissolve_duplicate_codes: Annotated[bool, typer.Option("--dissolve-duplicate-codes", help="Join features sharing a community code into one community (one community drawn as several features).")] = False,
     codes: Annotated[bool, typer.Option("--codes/--no-codes", help="Give every grid its code by the default rule (12-digit community code + 3-digit sequence).")] = True,
-    crs: Annotated[Optional[str], typer.Option(help="CRS of inputs that name none (CSV defaults to WGS84).")] = None,
+    crs: Annotated[Optional[str], typer.Option(help="CRS of inputs that name none (CSV: WGS84), or gcj02 / bd09 for lon/lat taken from a web map (converted to WGS84).")] = None,
     report: Annotated[PathOpt, typer.Option(help="Write the JSON report here.")] = None,
 ) -> None:
     """Divide communities into grids of moderate size (网格划分) that follow roads and never cut a building.

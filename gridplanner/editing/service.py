@@ -12,10 +12,12 @@ import json
 from dataclasses import dataclass, field
 
 import geopandas as gpd
+import numpy as np
 import shapely
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gis.coverage import followed_footprints, settle
 from tiles import cache as tile_cache
 
 from gridplanner import plans
@@ -111,6 +113,24 @@ def _row(geom, grid: dict, *, keep_id: bool, keep_code: bool, source: str = "edi
     }  # fmt: skip
 
 
+def _settled(new: list, old: list, footprints: list) -> list:
+    """The edited grids on the precision model (:func:`gis.coverage.settle`), tiling exactly what the grids
+    they replace covered: an edit moves ground between the grids it touches, never beyond them, so their
+    neighbours keep matching edge for edge."""
+    region = shapely.union_all([g for g in old])
+    if shapely.get_type_id(region) == 6 and shapely.get_num_geometries(region) == 1:
+        region = shapely.get_geometry(region, 0)
+    fp = np.array(footprints, dtype=object) if len(footprints) else np.zeros(0, dtype=object)
+    result = settle(np.array(new, dtype=object), region, fixed=followed_footprints(fp, np.array(new, dtype=object)))
+    if result.lost:
+        raise EditError("the edit would leave a grid thinner than a centimetre: draw it wider")
+    out = list(result.polygons)
+    for geom in out:
+        if shapely.get_type_id(geom) != 3:
+            raise EditError("the edit would leave a grid in pieces; a grid must be one polygon")
+    return out
+
+
 def _outside_community_m2(session: Session, geom, community_code: str) -> float:
     return session.execute(
         text(f"SELECT COALESCE(ST_Area(ST_Difference(ST_GeomFromWKB(:g, {m.SRID}), c.geom)::geography), 0) FROM communities c WHERE c.code = :c"),
@@ -145,6 +165,7 @@ def split(session: Session, plan_id: int, lock_version: int, grid_id: int, line,
     grid = _grids(session, plan_id, [grid_id])[grid_id]
     _, footprints = _buildings(session, grid["geom"])
     a, b = geometry.split_polygon_by_line(grid["geom"], line, footprints, tolerance=_degrees(tolerance_m))
+    a, b = _settled([a, b], [grid["geom"]], footprints)
     big, small = (a, b) if a.area >= b.area else (b, a)
     before = log.snapshot(session, [grid_id])
     ids = log.write_rows(session, plan_id, before, [_row(big, grid, keep_id=True, keep_code=False), _row(small, grid, keep_id=False, keep_code=False)])
@@ -165,6 +186,7 @@ def merge(session: Session, plan_id: int, lock_version: int, grid_ids: list[int]
         merged = geometry.merge_polygons([grids[i]["geom"] for i in ids])
     except EditError as exc:
         raise EditError(f"{exc} (grid ids in order: {ids})") from None
+    merged = _settled([merged], [grids[i]["geom"] for i in ids], [])[0]
     kinds = {(g["type"], g["dedicated_kind"]) for g in grids.values()}
     keeper = dict(grids[ids[0]])
     if len(kinds) > 1:  # a dedicated grid merged with others is no longer self-contained
@@ -195,6 +217,7 @@ def reshape(session: Session, plan_id: int, lock_version: int, grid_id: int, nei
         outside = _outside_community_m2(session, new, grid["community_code"])
         if outside >= 1.0:
             raise EditError(f"grid {grid['id']} would reach {outside:.0f} m² outside its community {grid['community_code']}; keep the boundary inside the community")
+    new_a, new_b = _settled([new_a, new_b], [a["geom"], b["geom"]], footprints)
     before = log.snapshot(session, [grid_id, neighbour_id])
     ids = log.write_rows(session, plan_id, before, [_row(new_a, a, keep_id=True, keep_code=True), _row(new_b, b, keep_id=True, keep_code=True)])
     return _finish(session, plan_id, "reshape", actor, {"grid_id": grid_id, "neighbour_id": neighbour_id, "boundary": shapely.geometry.mapping(boundary)}, before, ids)
@@ -243,6 +266,9 @@ def move_buildings(session: Session, plan_id: int, lock_version: int, building_i
         new_geoms[sid], new_geoms[to_grid_id] = new_source, new_target
         carried_all += [others_ids[keep[i]] for i in carried]
     touched = sorted(new_geoms)
+    _, nearby = _buildings(session, shapely.union_all([grids[i]["geom"] for i in touched]))
+    settled = _settled([new_geoms[i] for i in touched], [grids[i]["geom"] for i in touched], nearby)
+    new_geoms = dict(zip(touched, settled))
     before = log.snapshot(session, touched)
     ids = log.write_rows(session, plan_id, before, [_row(new_geoms[i], grids[i], keep_id=True, keep_code=True) for i in touched])
     params = {"building_ids": wanted, "to_grid_id": to_grid_id}

@@ -9,8 +9,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from gis.crs import projected_crs_for
 from gis.errors import Problem, VectorInputError
 from gis.io import read_vector
+from gis.precision import normalize_outlines
 from gis.validate import LINE, POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.coding import check_code_table
 from gridplanner.importing.fields import resolve_fields
@@ -134,6 +136,17 @@ def _communities(raw: gpd.GeoDataFrame, source: str, mapping) -> Prepared:
         raise VectorInputError(source, problems)
     if "class" not in cols:
         notes.append("urban/rural class derived from the urban–rural code or the community segment (居委会 001–199 urban, 村委会 200–399 rural)")
+    # The precision model (gis.precision): the outlines the grids will tile exactly, in lon/lat and in metres.
+    labels = [" ".join(v for v in (c, n) if v) for c, n in zip(codes, names)]
+    geoms, precision = normalize_outlines(data.geometry.values.to_numpy(), labels, projected_crs_for(data), source)
+    if precision["changed"]:
+        snapped = [labels[c["index"]] for c in precision["changed"] if c["snapped"]]
+        notes.append(
+            f"precision model: {len(precision['changed'])} outlines put on the 1e-7° grid with edges ≤ 1e-4° "
+            f"({precision['vertices_added']} vertices added on their edges"
+            + (f"; {len(snapped)} snapped to the grid, largest area moved {precision['largest_area_moved_m2']:.3g} m²: {', '.join(snapped[:5])}" if snapped else "")
+            + ")"
+        )
     out = gpd.GeoDataFrame(
         {
             "code": codes,
@@ -145,7 +158,7 @@ def _communities(raw: gpd.GeoDataFrame, source: str, mapping) -> Prepared:
             "class": classes,
             "urban_rural_code": ur,
         },
-        geometry=data.geometry.values,
+        geometry=geoms,
         crs=data.crs,
     )
     return Prepared("communities", source, out, repairs, notes)

@@ -209,6 +209,8 @@ def merge_layers(
         "undersized_merged": merges,
         "oversized_split": splits,
         "rebalanced": rebalanced,
+        "grids_within_bounds": int(((result_grids["households"] >= rule.min_households) & (result_grids["households"] <= rule.max_households)).sum()) if bld is not None else None,
+        "grids": int(len(result_grids)),
     }
     report["crosswalk_completeness"] = complete
     report["summary"] = summary(grids, grid_comm, comm_geoms, result_grids, report, sliver_area_m2, sliver_width_m)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import geopandas as gpd
 import numpy as np
 import shapely
@@ -9,6 +11,8 @@ from pyproj import CRS
 
 from gridplanner.merging.geometry import DUST_M2, polygonal
 from gridplanner.planning import SizeRule, divide
+
+log = logging.getLogger("gridplanner.merging")
 
 
 def split_oversized(grids: np.ndarray, households: np.ndarray, point_grid: np.ndarray, buildings: gpd.GeoDataFrame,
@@ -25,7 +29,11 @@ def split_oversized(grids: np.ndarray, households: np.ndarray, point_grid: np.nd
         return {}, {}
     pieces = gpd.GeoDataFrame({"code": [str(i) for i in over]}, geometry=gpd.GeoSeries(grids[over], crs=crs))
     inside = np.isin(point_grid, over)
-    plan = divide(pieces, buildings.iloc[rows[inside]].reset_index(drop=True), rules=rule)
+    try:
+        plan = divide(pieces, buildings.iloc[rows[inside]].reset_index(drop=True), rules=rule)
+    except Exception as exc:  # a fault of ours, never the user's input: the grids stay whole, and it is logged
+        log.exception("splitting %d oversized merged grids failed", len(over))
+        return {}, {int(i): f"not split: internal error {type(exc).__name__}: {exc}" for i in over}
     out = plan.grids.to_crs(crs)
     key = out["community_code"].astype(int).to_numpy()
     geoms = out.geometry.values.to_numpy()
