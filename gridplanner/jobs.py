@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlalchemy.orm import Session
 
+from gis.errors import InputError
 from gridplanner.store import models as m
 from gridplanner.store.database import session_scope
 
@@ -50,11 +51,21 @@ def _run(job_id: int, work: Work) -> None:
     try:
         with session_scope() as session:
             result = work(session, progress)
-    except Exception as exc:  # the job records any failure; the server goes on
-        log.warning("job %s failed: %s", job_id, traceback.format_exc())
-        _set(job_id, status="failed", message=f"{type(exc).__name__}: {exc}", finished_at=func.now())
+    except (InputError, LookupError) as exc:  # the request's input: the message says what to change
+        _set(job_id, status="failed", message=str(exc), result={"error": "input", "problems": _problems(exc)}, finished_at=func.now())
         return
-    _set(job_id, status="done", result=result, message="done", finished_at=func.now())
+    except Exception as exc:  # a fault of ours, never shown as the user's: logged with its traceback
+        log.error("job %s failed with an internal error:\n%s", job_id, traceback.format_exc())
+        _set(job_id, status="failed", result={"error": "internal"}, finished_at=func.now(),
+             message=f"internal error in Gridplanner ({type(exc).__name__}: {exc}); not a problem with your data: the traceback is in the server log under job {job_id}")
+        return
+    fallbacks = (result or {}).get("fallbacks") or []
+    message = "done" if not fallbacks else f"done; {len(fallbacks)} communities could only get a fallback plan (see the report's fallbacks)"
+    _set(job_id, status="done", result=result, message=message, finished_at=func.now())
+
+
+def _problems(exc: Exception) -> list[dict]:
+    return [{"feature": p.feature, "id": p.ident, "problem": p.message} for p in getattr(exc, "problems", [])]
 
 
 def fail_interrupted() -> int:

@@ -12,6 +12,7 @@ from geoalchemy2.elements import WKBElement
 from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from gis.errors import InputError
 from tiles import cache as tile_cache
 
 from gridplanner.grid_codes import code_plan, record_publication
@@ -24,7 +25,7 @@ from gridplanner.store import frames
 from gridplanner.store import models as m
 
 
-class PlanError(ValueError):
+class PlanError(InputError):
     """A plan operation that is not allowed (planning a published plan, publishing an empty one ...)."""
 
 

@@ -131,6 +131,39 @@ def test_divide_job_reports_progress_until_done(committed_db, tmp_path):
         assert client.post(f"/api/v1/plans/{pid}/publish").json()["status"] == "published"
 
 
+def test_a_fault_in_a_divide_job_is_internal_not_the_users(committed_db, tmp_path, monkeypatch):
+    """An engine fault (numpy's empty reduction, once seen on real OSM data) fails the job as an internal
+    error naming the log, and nothing of the draft is written; bad input fails it with the input's message."""
+    import numpy as np
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+    from tests.conftest import login_as
+
+    with session_scope() as s:
+        _load(s, tmp_path)
+    monkeypatch.setattr(plans, "divide", lambda *a, **k: np.ptp(np.zeros(0)))
+    with TestClient(create_app()) as client:
+        with session_scope() as s:
+            login_as(s, client, "test-admin", "admin")
+        pid = client.post("/api/v1/plans", json={"name": "job"}).json()["id"]
+
+        def run(body):
+            ref = client.post(f"/api/v1/plans/{pid}/divide", json=body).json()
+            deadline = time.monotonic() + 60
+            while (job := client.get(ref["status_url"]).json())["status"] not in ("done", "failed") and time.monotonic() < deadline:
+                time.sleep(0.2)
+            return job
+
+        job = run({})
+        assert job["status"] == "failed" and job["result"]["error"] == "internal"
+        assert "internal error in Gridplanner" in job["message"] and "not a problem with your data" in job["message"]
+        assert "zero-size array" in job["message"]
+        job = run({"communities": ["330106999999"]})
+        assert job["status"] == "failed" and job["result"]["error"] == "input" and "unknown communities" in job["message"]
+        assert client.get(f"/api/v1/plans/{pid}/grids").json()["features"] == []
+
+
 def _codes(session, plan_id):
     return dict(session.execute(text("SELECT code, community_code FROM grids WHERE plan_id = :p ORDER BY code"), {"p": plan_id}).all())
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import shapely
 
-from gis.coverage import shared_edges
+from gis.coverage import interior_points, polygon_faces, shared_edges
 from gridplanner.planning.bisect import LocalFrame
 from gridplanner.planning.rules import SizeRule
 
@@ -145,10 +145,20 @@ def _redraw(group, k, geoms, members, households, points, together, rule, frame,
     start = np.empty(len(roots), dtype=np.intp)
     for j, g in enumerate(group):
         start[np.isin(roots, together[members[g]])] = j
-    cells = _cells(unit_pt, union, frame)
-    if cells is None:
+    made = _cells(unit_pt, union, frame)
+    if made is None:
         return None
-    pi, pj, length = shared_edges(cells)
+    cells, cell_unit = made
+    # Units are neighbours where their faces are.
+    fi, fj, flen = shared_edges(cells)
+    ui, uj = cell_unit[fi], cell_unit[fj]
+    other = ui != uj
+    pairs: dict[tuple[int, int], float] = {}
+    for a, b, ln in zip(np.minimum(ui, uj)[other].tolist(), np.maximum(ui, uj)[other].tolist(), flen[other].tolist()):
+        pairs[(a, b)] = pairs.get((a, b), 0.0) + ln
+    pi = np.array([a for a, _ in pairs], dtype=np.intp)
+    pj = np.array([b for _, b in pairs], dtype=np.intp)
+    length = np.array(list(pairs.values()))
     before = sum(rule.within(unit_hh[start == j].sum()) for j in range(len(group)))
     if k < len(group):
         # The smallest grid gives its units to the neighbours they touch; grids are renumbered 0..k-1.
@@ -170,7 +180,7 @@ def _redraw(group, k, geoms, members, households, points, together, rule, frame,
                 break
     if after <= before:
         return None
-    shaped = reshape(union, cells, labels, idx, labels[inverse])
+    shaped = reshape(union, cells, labels[cell_unit], idx, labels[inverse])
     if shaped is None:
         return None
     faces, face_group, building_group = shaped
@@ -286,19 +296,26 @@ def _dissolve_smallest(labels: np.ndarray, unit_hh: np.ndarray, pi, pj, n: int) 
 
 
 def _cells(unit_pt: np.ndarray, union, frame: LocalFrame):
-    """The Voronoi cell of each unit's point inside ``union`` (drawn in the local frame, where distances are
-    metres up to scale), in unit order."""
+    """Faces of the Voronoi diagram of the units' points inside ``union`` (drawn in the local frame, where
+    distances are metres up to scale) and the unit each face belongs to. The faces are noded together with
+    the union's outline, so they form one clean coverage of it; a cell the outline cuts in pieces is several
+    faces of one unit."""
     local = frame.to_local(unit_pt)
     outline = shapely.transform(union, frame.to_local)
     diagram = shapely.voronoi_polygons(shapely.multipoints(local), extend_to=outline, ordered=True)
     polys = shapely.get_parts(diagram)
     if len(polys) != len(unit_pt):
         return None
-    clipped = shapely.intersection(polys, outline)
-    # A cell the outline cuts in pieces keeps the piece holding its point; the rest join their neighbours
-    # through the search's connectivity: simplest is to keep cells whole (multipart) and let adjacency
-    # follow their pieces.
-    return shapely.transform(clipped, frame.to_lonlat)
+    edges = shapely.transform(shapely.boundary(polys), frame.to_lonlat)
+    faces = polygon_faces(union, edges)
+    if len(faces) == 0:
+        return None
+    owner = shapely.STRtree(shapely.transform(polys, frame.to_lonlat)).query(interior_points(faces), predicate="within")
+    unit = np.full(len(faces), -1, dtype=np.intp)
+    unit[owner[0][::-1]] = owner[1][::-1]
+    if (unit < 0).any():
+        return None
+    return faces, unit
 
 
 def _search(start: np.ndarray, unit_hh: np.ndarray, pi, pj, length, k: int, rule: SizeRule) -> np.ndarray:
