@@ -163,7 +163,8 @@ class Settled:
     moved_area: np.ndarray
 
 
-def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: float = MAX_INNER_EDGE_DEG) -> Settled:
+def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: float = MAX_INNER_EDGE_DEG,
+           fit: bool = True) -> Settled:
     """``polygons`` (lon/lat, a coverage of ``region`` up to rounding) rebuilt on the precision model.
 
     All linework (the region's outline, the outlines of the ``fixed`` polygons and every polygon's edges, the
@@ -189,7 +190,8 @@ def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: floa
     if n == 0:
         return Settled(polygons, [], np.zeros(0))
     given = polygons
-    polygons = _fit(polygons, region, fixed)
+    if fit:
+        polygons = _fit(polygons, region, fixed)
     lines = [shapely.get_parts(shapely.boundary(region)), shapely.get_parts(densify(shapely.boundary(polygons), max_edge))]
     if len(fixed):
         lines.append(shapely.get_parts(shapely.boundary(fixed)))
@@ -324,18 +326,24 @@ def _restorations(faces: np.ndarray, region, fixed: np.ndarray, grid: float) -> 
     """
     if len(faces) == 0:
         return {}
+    # Vertices of the polygons themselves (a footprint clipped to the region has some on the region's outline).
+    own_all = np.unique(np.concatenate([shapely.get_coordinates(region), shapely.get_coordinates(fixed)]), axis=0)
+    own_tree = STRtree(shapely.points(own_all))
+    own_keys = _keys(own_all)
+    # Faces with a vertex that is no polygon's own: only a fixed polygon holding one can have anything to put back.
+    coords, face_of = shapely.get_coordinates(faces, return_index=True)
+    odd = np.zeros(len(faces), dtype=bool)
+    odd[face_of[~np.isin(_keys(coords), own_keys)]] = True
     holders = [(region, np.arange(len(faces)))]
     if len(fixed):
         f, p = STRtree(fixed).query(interior_points(faces), predicate="within")
         order = np.argsort(p, kind="stable")
         f, p = f[order], p[order]
-        for k, start in zip(*np.unique(p, return_index=True)):
-            stop = start + np.count_nonzero(p[start:] == k)
-            holders.append((fixed[k], f[start:stop]))
-    # Vertices of the polygons themselves (a footprint clipped to the region has some on the region's outline).
-    own_all = np.unique(np.concatenate([shapely.get_coordinates(region), shapely.get_coordinates(fixed)]), axis=0)
-    own_tree = STRtree(shapely.points(own_all))
-    own_keys = _keys(own_all)
+        ks, firsts = np.unique(p, return_index=True)
+        for k, start, stop in zip(ks.tolist(), firsts.tolist(), np.r_[firsts[1:], len(p)].tolist()):
+            mine = f[start:stop]
+            if odd[mine].any():
+                holders.append((fixed[k], mine))
     moves: dict[complex, complex] = {}
     on_lines: dict[complex, list[int]] = {}
     lines = [shapely.boundary(poly) for poly, _ in holders]
@@ -549,10 +557,13 @@ def footprints_outside(footprints, polygons, owner, metric_crs, *, source_crs=44
     out = {"lonlat": 0, "metric": 0, "worst_m2": 0.0}
     if len(use) == 0:
         return out
-    fp, home = footprints[use], polygons[owner[use]]
+    fp = footprints[use]
     scale = square_metres_per_square_degree(shapely.union_all(polygons))
-    metric = transform(np.r_[fp, home], source_crs, metric_crs)
-    for name, f, h, unit in (("lonlat", fp, home, scale), ("metric", metric[: len(use)], metric[len(use):], 1.0)):
+    # Each polygon is moved and prepared once, not once per footprint it holds.
+    metric = transform(np.r_[fp, polygons], source_crs, metric_crs)
+    for name, f, polys, unit in (("lonlat", fp, polygons.copy(), scale), ("metric", metric[: len(use)], metric[len(use):], 1.0)):
+        shapely.prepare(polys)
+        h = polys[owner[use]]
         inside = shapely.covered_by(f, h)
         rest = np.flatnonzero(~inside)
         if len(rest) == 0:
@@ -729,7 +740,14 @@ def majority_owner(geoms, regions) -> np.ndarray:
     regions = np.asarray(regions, dtype=object)
     f, r = STRtree(regions).query(geoms, predicate="intersects")
     if len(f):
-        share = np.where(shapely.get_dimensions(geoms[f]) == 2, shapely.area(shapely.intersection(geoms[f], regions[r])), 0.0)
+        # Most footprints lie inside one region: their share is their area, no overlay needed.
+        shapely.prepare(regions)
+        many = np.bincount(f, minlength=len(geoms))[f] > 1
+        poly = shapely.get_dimensions(geoms[f]) == 2
+        share = np.where(poly, shapely.area(geoms[f]), 0.0)
+        need = np.flatnonzero(poly & (many | ~shapely.covered_by(geoms[f], regions[r])))
+        if len(need):
+            share[need] = shapely.area(shapely.intersection(geoms[f[need]], regions[r[need]]))
         order = np.lexsort((r, -share, f))
         f, r, share = f[order], r[order], share[order]
         first = np.r_[True, f[1:] != f[:-1]]

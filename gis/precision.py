@@ -92,45 +92,80 @@ def densify(geoms, max_edge: float) -> np.ndarray:
     >>> a, b = densify([shapely.LineString([(0, 0), (1, 0.3)]), shapely.LineString([(1, 0.3), (0, 0)])], 0.1)
     >>> bool((shapely.get_coordinates(a) == shapely.get_coordinates(b)[::-1]).all())
     True
+    >>> densify([shapely.Polygon([(0, 0), (1, 0), (1, 1), (0, 1)], [[(0.4, 0.4), (0.6, 0.4), (0.6, 0.6)]])], 0.6)[0].wkt
+    'POLYGON ((0 0, 0.5 0, 1 0, 1 0.5, 1 1, 0.5 1, 0 1, 0 0.5, 0 0), (0.4 0.4, 0.6 0.4, 0.6 0.6, 0.4 0.4))'
     """
     geoms = np.asarray(geoms, dtype=object).copy()
-    for i in np.flatnonzero(longest_edge(geoms) > max_edge).tolist():
-        geoms[i] = _densified(geoms[i], max_edge * _DENSIFY_SHARE)
+    long = np.flatnonzero(longest_edge(geoms) > max_edge)
+    if len(long) == 0:
+        return geoms
+    step = max_edge * _DENSIFY_SHARE
+    types = shapely.get_type_id(geoms[long])
+    # Polygons and lines go through one array operation each (GeoArrow-style ragged arrays); anything else
+    # (collections) one by one.
+    for kinds in ((3, 6), (1,)):
+        sel = long[np.isin(types, kinds)]
+        if len(sel):
+            geoms[sel] = _densified_ragged(geoms[sel], step)
+    rest = long[~np.isin(types, (1, 3, 6))]
+    for i in rest.tolist():
+        geoms[i] = _densified(geoms[i], step)
     return geoms
 
 
 def _densified(geom, step: float):
-    """One geometry densified (see :func:`densify`)."""
-    kind = shapely.get_type_id(geom)
-    if kind in (4, 5, 6, 7):
-        parts = [_densified(p, step) for p in shapely.get_parts(geom)]
-        return type(geom)(parts) if kind != 7 else shapely.GeometryCollection(parts)
-    if kind == 3:
-        shell = _densified_ring(shapely.get_coordinates(geom.exterior), step)
-        holes = [_densified_ring(shapely.get_coordinates(r), step) for r in geom.interiors]
-        return shapely.Polygon(shell, holes)
-    if kind in (1, 2):
-        xy = _densified_ring(shapely.get_coordinates(geom), step)
-        return shapely.LinearRing(xy) if kind == 2 else shapely.LineString(xy)
-    return geom
+    """A geometry collection (or multi-line) densified part by part."""
+    parts = shapely.get_parts(geom)
+    dense = densify(parts, step / _DENSIFY_SHARE)
+    if shapely.get_type_id(geom) == 7:
+        return shapely.GeometryCollection(list(dense))
+    return type(geom)(list(dense))
 
 
-def _densified_ring(xy: np.ndarray, step: float) -> np.ndarray:
-    a, b = xy[:-1], xy[1:]
-    n = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(int), 1)
-    # Interpolate from the lexicographically smaller end, so the edge walked backwards gives the same points.
-    flip = (b[:, 0] < a[:, 0]) | ((b[:, 0] == a[:, 0]) & (b[:, 1] < a[:, 1]))
-    lo = np.where(flip[:, None], b, a)
-    hi = np.where(flip[:, None], a, b)
-    out = []
-    for k in range(len(a)):
-        out.append(a[k : k + 1])
-        if n[k] > 1:
-            t = np.arange(1, n[k]) / n[k]
-            pts = lo[k] + t[:, None] * (hi[k] - lo[k])
-            out.append(pts[::-1] if flip[k] else pts)
-    out.append(xy[-1:])
-    return np.concatenate(out)
+def _densified_ragged(geoms: np.ndarray, step: float) -> np.ndarray:
+    """Polygons (or linestrings) densified in one pass over their coordinates."""
+    was_single = shapely.get_type_id(geoms) == 3
+    kind, coords, offsets = shapely.to_ragged_array(geoms)
+    starts = offsets[0]  # where each ring (polygons) or line (linestrings) begins in ``coords``
+    new_coords, new_starts = _densified_runs(coords, starts, step)
+    out = shapely.from_ragged_array(kind, new_coords, (new_starts, *offsets[1:]))
+    if kind == shapely.GeometryType.MULTIPOLYGON:
+        out[was_single] = shapely.get_geometry(out[was_single], 0)
+    return out
+
+
+def _densified_runs(coords: np.ndarray, starts: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
+    """Runs of coordinates (``coords[starts[k]:starts[k+1]]``) with each edge longer than ``step`` cut into
+    equal pieces, the new points interpolated from the edge's lexicographically smaller end."""
+    xy = coords[:, :2]
+    n = len(xy)
+    last = np.zeros(n, dtype=bool)
+    last[starts[1:] - 1] = True  # the final vertex of a run starts no edge
+    a = xy[:-1]
+    b = xy[1:]
+    edge = ~last[:-1]
+    pieces = np.ones(n, dtype=np.int64)
+    length = np.hypot(*(b - a).T)
+    pieces[:-1][edge] = np.maximum(np.ceil(length[edge] / step).astype(np.int64), 1)
+    out_start = np.concatenate([[0], np.cumsum(pieces)])
+    total = int(out_start[-1])
+    out = np.empty((total, 2))
+    out[out_start[:-1]] = xy
+    split = np.flatnonzero(pieces > 1)
+    if len(split):
+        k = pieces[split]
+        owner = np.repeat(split, k - 1)
+        j = np.arange(len(owner)) - np.repeat(np.cumsum(k - 1) - (k - 1), k - 1) + 1
+        t = j / pieces[owner]
+        p, q = xy[owner], xy[owner + 1]
+        flip = (q[:, 0] < p[:, 0]) | ((q[:, 0] == p[:, 0]) & (q[:, 1] < p[:, 1]))
+        lo = np.where(flip[:, None], q, p)
+        hi = np.where(flip[:, None], p, q)
+        # From the smaller end the j-th point is (n - j)/n of the way: computed as such, not as 1 - j/n, so the
+        # edge walked the other way gives the very same floats.
+        tt = np.where(flip, (pieces[owner] - j) / pieces[owner], t)
+        out[out_start[owner] + j] = lo + tt[:, None] * (hi - lo)
+    return out, out_start[starts]
 
 
 def snap(geoms, grid: float = GRID_DEG) -> np.ndarray:
@@ -241,25 +276,26 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     out = densify(out, max_edge)
     snapped = np.zeros(len(out), dtype=bool)
     snapped[rough] = True
-    changes, collapsed = [], []
-    differs = ~shapely.equals_exact(out, geoms, 0.0)
-    for i in np.flatnonzero(differs).tolist():
-        if shapely.is_empty(out[i]) or shapely.area(out[i]) == 0:
-            collapsed.append(i)
-            out[i] = geoms[i]
-            continue
-        moved = 0.0
-        if snapped[i] and shapely.is_valid(geoms[i]):
-            # Both differences: GEOS's symmetric difference can miss millimetre bands along long outlines.
-            moved = float(shapely.area(shapely.difference(out[i], geoms[i])) + shapely.area(shapely.difference(geoms[i], out[i])))
-        changes.append({
-            "index": i,
-            "snapped": bool(snapped[i]),
-            "vertices_added": int(shapely.get_num_coordinates(out[i]) - shapely.get_num_coordinates(geoms[i])),
-            "area_moved_m2": round(moved * square_metres_per_square_degree(geoms[i]), 6),
-            "parts_before": int(shapely.get_num_geometries(geoms[i])),
-            "parts_after": int(shapely.get_num_geometries(out[i])),
-        })
+    differs = np.flatnonzero(~shapely.equals_exact(out, geoms, 0.0))
+    gone = differs[shapely.is_empty(out[differs]) | (shapely.area(out[differs]) == 0)]
+    out[gone] = geoms[gone]
+    changed = np.setdiff1d(differs, gone)
+    bounds = shapely.bounds(geoms[changed])
+    scale = 111_320.0**2 * np.cos(np.radians((bounds[:, 1] + bounds[:, 3]) / 2))
+    moved = np.zeros(len(changed))
+    measure = np.flatnonzero(snapped[changed] & shapely.is_valid(geoms[changed]))
+    if len(measure):
+        a, b = out[changed[measure]], geoms[changed[measure]]
+        # Both differences: GEOS's symmetric difference can miss millimetre bands along long outlines.
+        moved[measure] = shapely.area(shapely.difference(a, b)) + shapely.area(shapely.difference(b, a))
+    added = shapely.get_num_coordinates(out[changed]) - shapely.get_num_coordinates(geoms[changed])
+    before, after = shapely.get_num_geometries(geoms[changed]), shapely.get_num_geometries(out[changed])
+    changes = [
+        {"index": int(i), "snapped": bool(snapped[i]), "vertices_added": int(v), "area_moved_m2": round(float(m * k), 6),
+         "parts_before": int(pb), "parts_after": int(pa)}
+        for i, v, m, k, pb, pa in zip(changed.tolist(), added.tolist(), moved.tolist(), scale.tolist(), before.tolist(), after.tolist())
+    ]
+    collapsed = gone.tolist()
     return Normalized(out, changes, collapsed)
 
 

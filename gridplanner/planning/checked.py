@@ -66,8 +66,14 @@ def plan_checked(data: CommunityInput, rule: SizeRule, metric_crs: CRS, *, commu
     grids, check = [], {}
     for name, attempt in attempts:
         try:
-            grids = settled(attempt(), data)
+            raw = attempt()
+            # The engine's grids are one clean coverage: settled as they are first (quicker), and rebuilt
+            # from their faces only when that leaves a rule broken.
+            grids = settled(raw, data, fit=False)
             check = check_grids(grids, data, metric_crs)
+            if not check["ok"]:
+                grids = settled(raw, data, fit=True)
+                check = check_grids(grids, data, metric_crs)
         except Exception as exc:  # a fault of the engine: logged, and the next plan is tried
             log.exception("planning community %s (%s plan) failed", community, name)
             reasons.append(f"{name}: internal error {type(exc).__name__}: {exc}")
@@ -91,11 +97,12 @@ def whole_community(data: CommunityInput) -> list[Grid]:
     return [Grid(geometry=p, type=BASIC, members=np.zeros(0, dtype=np.intp), households=0) for p in parts]
 
 
-def settled(grids: list[Grid], data: CommunityInput) -> list[Grid]:
+def settled(grids: list[Grid], data: CommunityInput, *, fit: bool = True) -> list[Grid]:
     """``grids`` settled onto the precision model, their buildings placed again (a grid thinner than the grid
-    cell everywhere is dropped; its buildings go where their points now lie)."""
+    cell everywhere is dropped; its buildings go where their points now lie). ``fit``: see
+    :func:`gis.coverage.settle`."""
     geoms = np.array([g.geometry for g in grids], dtype=object)
-    result = settle(geoms, data.region, fixed=followed_footprints(data.footprints, geoms))
+    result = settle(geoms, data.region, fixed=followed_footprints(data.footprints, geoms), fit=fit)
     keep = [k for k in range(len(grids)) if k not in set(result.lost)]
     polys = result.polygons[keep]
     where = _place(data, polys) if len(data.households) else np.zeros(0, dtype=np.intp)

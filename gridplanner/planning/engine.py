@@ -48,6 +48,14 @@ def _storage(gdf, what: str) -> gpd.GeoDataFrame:
     return to_storage(gdf).reset_index(drop=True)
 
 
+def _idents(gdf: gpd.GeoDataFrame) -> list:
+    """Each building's own id (its id, building_id or fid field), else its position."""
+    for name in ("id", "building_id", "fid"):
+        if name in gdf:
+            return [v.item() if hasattr(v, "item") else v for v in gdf[name].tolist()]
+    return list(range(len(gdf)))
+
+
 def _ident(gdf: gpd.GeoDataFrame, i: int):
     for name in ("id", "building_id", "fid"):
         if name in gdf:
@@ -233,7 +241,8 @@ def divide(
     out = gpd.GeoDataFrame(pd.DataFrame(rows, columns=[c for c in GRID_COLUMNS if c != "area_m2"]),
                            geometry=list(geoms), crs=STORAGE_CRS)
     out.insert(5, "area_m2", np.round(area_m2(out, metric_crs), 1) if len(out) else np.zeros(0))
-    unplaced = [{"building": _ident(bld, i), "index": int(i)} for i in np.flatnonzero(owner < 0).tolist()]
+    ids = _idents(bld)
+    unplaced = [{"building": ids[i], "index": int(i)} for i in np.flatnonzero(owner < 0).tolist()]
     basic = out["type"] == BASIC
     checks = [c["check"] for c in per_comm if c["check"]]
     report = {
