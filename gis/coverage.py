@@ -190,6 +190,9 @@ def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: floa
     if n == 0:
         return Settled(polygons, [], np.zeros(0))
     given = polygons
+    # Overlapping footprints are kept as one: their inner lines would pull each other's rounding apart.
+    if len(fixed) > 1:
+        fixed = _overlap_units(fixed)
     if fit:
         polygons = _fit(polygons, region, fixed)
     lines = [shapely.get_parts(shapely.boundary(region)), shapely.get_parts(densify(shapely.boundary(polygons), max_edge))]
@@ -251,8 +254,8 @@ def _fit(polygons: np.ndarray, region, fixed: np.ndarray) -> np.ndarray:
     faces = faces[_inside(faces, region)]
     owner = _one_part_each(faces, _owners(faces, polygons))
     if len(fixed) and len(faces):
-        # Overlapping footprints are one unit: their shared part cannot be in two grids.
-        units = _overlap_units(fixed)
+        # ``fixed`` holds overlapping footprints as one unit already: their shared part cannot be in two grids.
+        units = fixed
         f, k = STRtree(units).query(interior_points(faces), predicate="within")
         if len(f):
             area = shapely.area(faces)

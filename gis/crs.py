@@ -50,11 +50,22 @@ def projected_crs_for(data: gpd.GeoDataFrame | gpd.GeoSeries) -> CRS:
 
 
 def to_storage(data: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """``data`` in CGCS2000 lon/lat (EPSG:4490)."""
+    """``data`` in CGCS2000 lon/lat (EPSG:4490).
+
+    Data drawn in a projected CRS has its edges cut to :data:`gis.precision.MAX_EDGE_M` there first: moved
+    vertex by vertex, a long straight edge would otherwise become the lon/lat line between its ends,
+    millimetres off the line it was drawn as.
+    """
     if data.crs is None:
         raise ValueError("data has no CRS")
-    if CRS(data.crs) == STORAGE_CRS:
+    crs = CRS(data.crs)
+    if crs == STORAGE_CRS:
         return data
+    if not crs.is_geographic:
+        from gis.precision import MAX_EDGE_M, densify  # gis.precision measures with this module
+
+        geoms = np.asarray(data.geometry.values, dtype=object)
+        data = data.set_geometry(gpd.GeoSeries(densify(geoms, MAX_EDGE_M), index=data.index, crs=data.crs))
     return data.to_crs(STORAGE_CRS)
 
 

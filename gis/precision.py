@@ -214,12 +214,6 @@ def grid_round(xy: np.ndarray, grid: float = GRID_DEG) -> np.ndarray:
     return np.floor(np.asarray(xy, dtype=float) * scale + 0.5) / scale
 
 
-#: Outlines with a vertex closer than this (degrees, ≈ 2 cm) to another vertex or to an edge it is not on are
-#: snapped to the grid on normalisation: such near-misses (spikes, slivers, doubled vertices) are what breaks
-#: once projected. Outlines with more room keep their vertices exactly.
-MIN_CLEARANCE_DEG = 2 * GRID_DEG
-
-
 @dataclass
 class Normalized:
     """Polygons put on the precision model and what that did to each (only entries for changed ones)."""
@@ -242,19 +236,29 @@ class Normalized:
         }
 
 
+#: Outlines with a vertex closer than this (degrees, ≈ 2 cm) to another vertex or to an edge it is not on are
+#: snap-rounded to the grid: such near-misses (spikes, slivers, doubled vertices) are what folds once
+#: projected. Outlines with more room keep their vertices exactly.
+MIN_CLEARANCE_DEG = 2 * GRID_DEG
+
+
 def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: float = GRID_DEG) -> Normalized:
     """Polygons (lon/lat) on the precision model.
 
-    1. exactly repeated vertices are dropped;
-    2. a polygon with less clearance than :data:`MIN_CLEARANCE_DEG` (or invalid) is snap-rounded to ``grid``:
-       its spikes, slivers and near-doubled vertices go, and it is valid by construction;
-    3. edges longer than ``max_edge`` are cut into equal pieces (vertices added on the edges: the lon/lat
-       shape is unchanged, and an edge shared by two polygons gets the same vertices in both).
+    1. exactly repeated vertices and vertices within 1e-12° (0.1 µm) of the line through their neighbours
+       are dropped (among them the ones step 4 adds, so normalising twice changes nothing the second time);
+    2. a polygon with less clearance than :data:`MIN_CLEARANCE_DEG` (or invalid) is snap-rounded to ``grid``
+       (GEOS ``set_precision``): its spikes, slivers and near-doubled vertices go, and it is valid by
+       construction;
+    3. a vertex a snapped polygon shares with another polygon is rounded the same way in that one too, so
+       neighbours keep sharing their line (the other's remaining vertices stay exactly as they were);
+    4. edges longer than ``max_edge`` are cut into equal pieces (vertices added on the edges: the shape is
+       unchanged, and an edge shared by two polygons gets the same vertices in both).
 
-    Each changed polygon is reported with whether it was snapped, the vertices added and the area that moved
-    (|A − B| + |B − A| in m², at the local scale of a degree; 0 when only densified). A polygon that collapses
-    entirely is listed in ``collapsed`` and kept as it was, for the caller to refuse with a clear message.
-    Normalising twice changes nothing the second time.
+    Each changed polygon is reported with whether a vertex of it was moved, the vertices added and the area
+    that moved (|A − B| + |B − A| in m², at the local scale of a degree; 0 when only densified). A polygon
+    that collapses entirely is listed in ``collapsed`` and kept as it was, for the caller to refuse with a
+    clear message.
 
     >>> res = normalize_polygons([shapely.box(120, 30, 120.0003, 30.0001)])
     >>> len(shapely.get_coordinates(res.geoms[0])), res.changes[0]["vertices_added"], res.changes[0]["snapped"]
@@ -266,17 +270,16 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     (True, True)
     """
     geoms = np.asarray(geoms, dtype=object)
-    out = shapely.remove_repeated_points(geoms, 0.0)
-    # Clearance is judged on the outline without its collinear vertices: an edge densified here before is
-    # judged as the one edge it was, so normalising again snaps nothing new.
-    clearance = shapely.minimum_clearance(shapely.simplify(out, 1e-12 * grid))
-    rough = np.flatnonzero((clearance < MIN_CLEARANCE_DEG) | ~shapely.is_valid(out))
-    if len(rough):
-        out[rough] = snap(out[rough], grid)
-    out = densify(out, max_edge)
-    snapped = np.zeros(len(out), dtype=bool)
-    snapped[rough] = True
-    differs = np.flatnonzero(~shapely.equals_exact(out, geoms, 0.0))
+    base = shapely.simplify(shapely.remove_repeated_points(geoms, 0.0), 1e-12)
+    rough = (shapely.minimum_clearance(base) < MIN_CLEARANCE_DEG) | ~shapely.is_valid(base)
+    rounded = base.copy()
+    if rough.any():
+        rounded[rough] = snap(base[rough], grid)
+        rounded = _shared_rounding(base, rounded, rough, grid)
+    # Compared as normalised: GEOS's rounding also puts rings in its own order, which moves nothing.
+    snapped = ~shapely.equals_exact(rounded, base, 0.0, normalize=True)
+    out = densify(rounded, max_edge)
+    differs = np.flatnonzero(~shapely.equals_exact(out, geoms, 0.0, normalize=True))
     gone = differs[shapely.is_empty(out[differs]) | (shapely.area(out[differs]) == 0)]
     out[gone] = geoms[gone]
     changed = np.setdiff1d(differs, gone)
@@ -297,6 +300,27 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     ]
     collapsed = gone.tolist()
     return Normalized(out, changes, collapsed)
+
+
+def _shared_rounding(base: np.ndarray, rounded: np.ndarray, rough: np.ndarray, grid: float) -> np.ndarray:
+    """``rounded`` with the vertices other polygons share with a snapped (rough) one rounded the same way in
+    those polygons (pointwise; one the rounding would leave invalid is snapped whole)."""
+    shared = set(_coordinate_keys(shapely.get_coordinates(base[rough])).tolist())
+    out = rounded.copy()
+    for i in np.flatnonzero(~rough).tolist():
+        xy = shapely.get_coordinates(base[i])
+        hit = np.isin(_coordinate_keys(xy), list(shared))
+        if not hit.any():
+            continue
+        xy[hit] = grid_round(xy[hit], grid)
+        moved = shapely.remove_repeated_points(shapely.set_coordinates(base[i], xy), 0.0)
+        out[i] = moved if shapely.is_valid(moved) else snap([base[i]], grid)[0]
+    return out
+
+
+def _coordinate_keys(xy: np.ndarray) -> np.ndarray:
+    """One hashable value per coordinate pair (the same floats, the same key)."""
+    return np.ascontiguousarray(xy[:, :2], dtype=np.float64).view(np.complex128).ravel()
 
 
 def square_metres_per_square_degree(geom) -> float:
@@ -336,8 +360,9 @@ def normalize_outlines(geoms, labels, metric_crs, source: str) -> tuple[np.ndarr
 
 
 def normalize_footprints(foot) -> tuple[np.ndarray, dict]:
-    """Building footprints on the precision model (short edges, snapped where rough); a footprint smaller than
-    the grid cell becomes its point (no grid edge can follow it, but it is still counted)."""
+    """Building footprints on the precision model (:func:`normalize_polygons`); a footprint smaller than the
+    grid cell becomes its point (no grid edge can follow it, but it is still counted). Points stay as given:
+    no line follows them, and a point on a community line stays on it."""
     foot = np.asarray(foot, dtype=object)
     poly = np.flatnonzero(np.isin(shapely.get_type_id(foot), (3, 6)))
     out = foot.copy()
@@ -347,9 +372,6 @@ def normalize_footprints(foot) -> tuple[np.ndarray, dict]:
         out[poly] = norm.geoms
         tiny = poly[norm.collapsed]
         out[tiny] = shapely.point_on_surface(foot[tiny])
-    pts = np.flatnonzero(shapely.get_type_id(foot) == 0)
-    if len(pts):
-        out[pts] = snap(foot[pts])
     changed = int((~shapely.equals_exact(out, foot, 0.0)).sum()) if len(foot) else 0
     return out, {"changed": changed, "as_points": int(len(tiny))}
 
@@ -393,3 +415,56 @@ def onto_outline(geoms, region, *, within: float = GRID_DEG) -> np.ndarray:
         if shapely.is_valid(moved) and not shapely.is_empty(moved):
             geoms[i] = moved
     return geoms
+
+
+def weld(fixed, region, *, grid: float = GRID_DEG) -> np.ndarray:
+    """Polygons (footprints) whose vertices lie within 1.5 grid cells of a vertex of ``region`` (their
+    community) or of another of the polygons made to use that vertex.
+
+    Snap rounding would put both in one cell or in neighbouring ones, and only one order of them along the
+    line can be put back: a footprint clipped to a community line a hair beside one of its vertices would
+    fold there. Such a vertex moves by at most 1.5 cells (≈ 1.6 cm); two vertices of one polygon are never
+    welded, and a polygon the move would leave invalid stays as it was.
+
+    >>> sq = shapely.box(0, 0, 1, 1)
+    >>> weld([shapely.box(1.00000001, 0.2, 1.5, 0.4)], shapely.box(0, 0.2, 1, 0.4))[0].bounds
+    (1.0, 0.2, 1.5, 0.4)
+    """
+    fixed = np.asarray(fixed, dtype=object)
+    coords, owner = shapely.get_coordinates(fixed, return_index=True)
+    if len(coords) == 0:
+        return fixed
+    reach = 1.5 * grid
+    own = np.unique(shapely.get_coordinates(region), axis=0)
+    target = coords.copy()
+    # First onto the region's own vertices ...
+    p, q = shapely.STRtree(shapely.points(own)).query(shapely.points(coords), predicate="dwithin", distance=reach)
+    if len(p):
+        d = np.hypot(*(coords[p] - own[q]).T)
+        order = np.lexsort((q, d, p))
+        p, q = p[order], q[order]
+        first = np.r_[True, p[1:] != p[:-1]]
+        target[p[first]] = own[q[first]]
+    # ... then each onto a vertex of another fixed polygon near it (the lower-numbered polygon's). Two
+    # vertices of one polygon are never welded: that would change its own shape.
+    rest = np.flatnonzero(np.all(target == coords, axis=1))
+    if len(rest) > 1:
+        pts = shapely.points(coords[rest])
+        a, b = shapely.STRtree(pts).query(pts, predicate="dwithin", distance=reach)
+        keep = owner[rest[b]] < owner[rest[a]]
+        a, b = a[keep], b[keep]
+        if len(a):
+            order = np.lexsort((b, owner[rest[b]], a))
+            a, b = a[order], b[order]
+            first = np.r_[True, a[1:] != a[:-1]]
+            target[rest[a[first]]] = coords[rest[b[first]]]
+    moved = np.any(target != coords, axis=1)
+    if not moved.any():
+        return fixed
+    out = fixed.copy()
+    for i in np.unique(owner[moved]).tolist():
+        rows = owner == i
+        geom = shapely.remove_repeated_points(shapely.set_coordinates(fixed[i], target[rows]), 0.0)
+        if shapely.is_valid(geom) and not shapely.is_empty(geom) and shapely.area(geom) > 0:
+            out[i] = geom
+    return out

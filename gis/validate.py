@@ -12,11 +12,8 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from pyproj import CRS
-
 from gis.crs import to_storage
 from gis.errors import Problem, VectorInputError
-from gis.precision import MAX_EDGE_M, densify
 
 #: lon/lat box that holds China's land and sea territory with a margin (CGCS2000 / WGS84 degrees).
 CHINA_BOUNDS = (73.0, 3.0, 136.0, 54.0)
@@ -89,7 +86,7 @@ def check_features(
         raise VectorInputError(source, problems)
 
     try:
-        stored = to_storage(_densified_in_source(gdf))
+        stored = to_storage(gdf)
     except Exception as exc:
         raise VectorInputError(source, f"cannot transform to CGCS2000: {exc}") from None
     geoms = stored.geometry.values
@@ -114,17 +111,6 @@ def check_features(
             raise VectorInputError(source, problems)
         stored = stored.set_geometry(gpd.GeoSeries(geoms, index=stored.index, crs=stored.crs))
     return CheckResult(stored, repairs)
-
-
-def _densified_in_source(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Data drawn in a projected CRS with its long straight edges cut to :data:`gis.precision.MAX_EDGE_M`
-    first: moved to lon/lat vertex by vertex, a long edge would otherwise become the lon/lat line between its
-    ends, millimetres off the line it was drawn as (lon/lat data is densified later, in lon/lat)."""
-    if gdf.crs is None or CRS(gdf.crs).is_geographic:
-        return gdf
-    geoms = gdf.geometry.values.to_numpy() if hasattr(gdf.geometry.values, "to_numpy") else np.asarray(gdf.geometry.values)
-    dense = densify(geoms, MAX_EDGE_M)
-    return gdf.set_geometry(gpd.GeoSeries(dense, index=gdf.index, crs=gdf.crs))
 
 
 def _location_problems(geoms: np.ndarray, idents: list[str | None], bounds) -> list[Problem]:

@@ -12,10 +12,10 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.coverage import majority_owner, match_across
+from gis.coverage import largest_pieces, majority_owner, match_across
 from gis.crs import STORAGE_CRS, projected_crs_for, transform
 from gis.errors import InputError, VectorInputError
-from gis.precision import normalize_footprints, normalize_outlines
+from gis.precision import normalize_footprints, normalize_outlines, weld
 from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.coding.ordering import reading_order
 from gridplanner.merging import assemble as asm
@@ -130,6 +130,8 @@ def merge_layers(
     bld, bld_table, bld_table_lonlat = _buildings(buildings, crs)
     rule = rules or SizeRule()
     bld_comm = majority_owner(bld.geoms, comm_geoms) if bld is not None else None
+    if bld is not None:
+        bld, bld_table_lonlat = _clipped_to_communities(bld, bld_table_lonlat, bld_comm, comm_geoms, comm_lonlat, crs)
     order = [base_name, *fill_order]
     cover = asm.cover_in_order(comm_geoms, [(clips[n].geoms, clips[n].community) for n in order], map=pool.map)
     dept_gaps = _department_gaps(cover, order, codes, sliver_area_m2, sliver_width_m)
@@ -258,6 +260,26 @@ def _buildings(gdf, crs: CRS):
     data = data.set_geometry(gpd.GeoSeries(footprints, crs=data.crs))
     geoms = transform(footprints, STORAGE_CRS, crs)
     return sizing.Buildings(geoms, households.astype(float), population.astype(float), np.arange(len(data))), data, footprints
+
+
+def _clipped_to_communities(bld: sizing.Buildings, bld_lonlat: np.ndarray, owner: np.ndarray, comm_geoms: np.ndarray,
+                            comm_lonlat: np.ndarray, crs: CRS) -> tuple[sizing.Buildings, np.ndarray]:
+    """Footprints crossing the outline of the community they overlap most cut to their largest piece inside it,
+    as the division engine does: a grid can only hold that piece whole, and the building's point (which
+    places it in a grid and counts its households) must lie in its community."""
+    geoms, lonlat = bld.geoms.copy(), bld_lonlat.copy()
+    poly = np.flatnonzero((owner >= 0) & (shapely.get_dimensions(geoms) == 2))
+    out = poly[~shapely.covered_by(geoms[poly], comm_geoms[owner[poly]])]
+    if len(out):
+        lonlat[out] = largest_pieces(shapely.intersection(lonlat[out], comm_lonlat[owner[out]]))
+    # Vertices a hair apart (a clip point beside a community vertex, two walls' corners) become one.
+    for c in np.unique(owner[owner >= 0]).tolist():
+        mine = np.flatnonzero(owner == c)
+        lonlat[mine] = weld(lonlat[mine], comm_lonlat[c])
+    changed = np.flatnonzero(~shapely.equals_exact(lonlat, bld_lonlat, 0.0))
+    if len(changed):
+        geoms[changed] = transform(lonlat[changed], STORAGE_CRS, crs)
+    return sizing.Buildings(geoms, bld.households, bld.population, bld.rows), lonlat
 
 
 def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, min_area, min_width):

@@ -16,7 +16,7 @@ from pyproj import CRS
 from gis.coverage import majority_owner, match_across
 from gis.crs import STORAGE_CRS, area_m2, projected_crs_for, to_storage, transform
 from gis.errors import Problem, VectorInputError
-from gis.precision import MAX_INNER_EDGE_DEG, normalize_footprints, normalize_outlines, normalize_polygons, onto_outline, snap
+from gis.precision import MAX_INNER_EDGE_DEG, normalize_footprints, normalize_outlines, normalize_polygons, onto_outline, snap, weld
 from gridplanner.coding.ordering import reading_order
 from gridplanner.planning.checked import plan_checked
 from gridplanner.planning.community import BASIC, DEDICATED, CommunityInput
@@ -133,7 +133,7 @@ def divide(
     foot, bld_precision = normalize_footprints(raw_foot)
     points = shapely.point_on_surface(foot)
     owner = majority_owner(foot, cgeom)
-    foot = _onto_outlines(foot, owner, cgeom)
+    foot = _per_community(foot, owner, cgeom, onto_outline)
 
     # A building crossing a community boundary is clipped to its community: nothing else can hold it whole.
     crossing = []
@@ -151,6 +151,8 @@ def divide(
                                  "share_inside": round(float(s), 4)})
         foot[out_of_comm] = clipped
         points[out_of_comm] = shapely.point_on_surface(clipped)
+    # Vertices a hair apart (a clip point beside a community vertex, two walls' corners) become one.
+    foot = _per_community(foot, owner, cgeom, weld)
 
     line_parts = []
     for gdf, what in ((roads, "roads"), (rivers, "rivers")):
@@ -275,15 +277,15 @@ def divide(
     return PlanResult(out, report, planned)
 
 
-def _onto_outlines(foot: np.ndarray, owner: np.ndarray, cgeom: np.ndarray) -> np.ndarray:
-    """Footprints with the vertices lying within two grid cells of their community's outline put on it."""
+def _per_community(foot: np.ndarray, owner: np.ndarray, cgeom: np.ndarray, fn) -> np.ndarray:
+    """``fn(footprints, community)`` applied to each community's footprints (see gis.precision)."""
     foot = foot.copy()
     order = np.argsort(owner, kind="stable")
     starts = np.searchsorted(owner[order], np.arange(len(cgeom) + 1))
     for ci in range(len(cgeom)):
         idx = order[starts[ci]:starts[ci + 1]]
         if len(idx):
-            foot[idx] = onto_outline(foot[idx], cgeom[ci])
+            foot[idx] = fn(foot[idx], cgeom[ci])
     return foot
 
 
