@@ -242,7 +242,8 @@ class Normalized:
 MIN_CLEARANCE_DEG = 2 * GRID_DEG
 
 
-def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: float = GRID_DEG) -> Normalized:
+def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: float = GRID_DEG,
+                       joint: bool = False) -> Normalized:
     """Polygons (lon/lat) on the precision model.
 
     1. exactly repeated vertices and vertices within 1e-12° (0.1 µm) of the line through their neighbours
@@ -254,6 +255,12 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
        neighbours keep sharing their line (the other's remaining vertices stay exactly as they were);
     4. edges longer than ``max_edge`` are cut into equal pieces (vertices added on the edges: the shape is
        unchanged, and an edge shared by two polygons gets the same vertices in both).
+
+    ``joint``: the polygons form a layer (communities) whose neighbours share lines. When any of them needs
+    the snap, all are snap-rounded together (their outlines noded as one linework, every face going back to
+    the polygon holding it), so the layer stays one coverage: a snap-rounded polygon's line bends through the
+    grid points of its own near-misses, which a neighbour rounded alone would not follow. Polygons that
+    overlapped by less than that are left one face each; gaps between them stay gaps.
 
     Each changed polygon is reported with whether a vertex of it was moved, the vertices added and the area
     that moved (|A − B| + |B − A| in m², at the local scale of a degree; 0 when only densified). A polygon
@@ -273,7 +280,10 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     base = shapely.simplify(shapely.remove_repeated_points(geoms, 0.0), 1e-12)
     rough = (shapely.minimum_clearance(base) < MIN_CLEARANCE_DEG) | ~shapely.is_valid(base)
     rounded = base.copy()
-    if rough.any():
+    if rough.any() and joint and len(base) > 1:
+        rounded = _snap_together(base, grid)
+        rough = np.ones(len(base), dtype=bool)
+    elif rough.any():
         rounded[rough] = snap(base[rough], grid)
         rounded = _shared_rounding(base, rounded, rough, grid)
     # Compared as normalised: GEOS's rounding also puts rings in its own order, which moves nothing.
@@ -300,6 +310,39 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     ]
     collapsed = gone.tolist()
     return Normalized(out, changes, collapsed)
+
+
+def _snap_together(geoms: np.ndarray, grid: float) -> np.ndarray:
+    """Polygons snap-rounded as one linework and rebuilt from its faces: each face goes to the polygon
+    holding its interior point (the one overlapping it most where several do); faces in none are gaps."""
+    lines = shapely.get_parts(shapely.boundary(geoms))
+    edges = shapely.get_parts(shapely.union_all(lines, grid_size=grid))
+    faces = shapely.get_parts(shapely.polygonize(edges[shapely.get_dimensions(edges) == 1]))
+    if len(faces) == 0:
+        return snap(geoms, grid)
+    inner = shapely.point_on_surface(faces)
+    f, g = shapely.STRtree(geoms).query(faces, predicate="intersects")
+    share = shapely.area(shapely.intersection(faces[f], shapely.make_valid(geoms[g])))
+    holds = shapely.intersects(inner[f], geoms[g])
+    order = np.lexsort((g, -share, ~holds, f))
+    f, g, share = f[order], g[order], share[order]
+    first = np.r_[True, f[1:] != f[:-1]] & (share > 0.5 * shapely.area(faces[f]))
+    owner = np.full(len(faces), -1, dtype=np.intp)
+    owner[f[first]] = g[first]
+    out = geoms.copy()
+    for k in range(len(geoms)):
+        mine = faces[owner == k]
+        if len(mine) == 0:
+            out[k] = snap([geoms[k]], grid)[0]
+            continue
+        try:
+            union = shapely.coverage_union_all(mine) if len(mine) > 1 else mine[0]
+        except shapely.errors.GEOSException:
+            union = shapely.union_all(mine)
+        if shapely.get_type_id(union) == 6 and shapely.get_num_geometries(union) == 1:
+            union = shapely.get_geometry(union, 0)
+        out[k] = union
+    return out
 
 
 def _shared_rounding(base: np.ndarray, rounded: np.ndarray, rough: np.ndarray, grid: float) -> np.ndarray:
@@ -347,7 +390,7 @@ def normalize_outlines(geoms, labels, metric_crs, source: str) -> tuple[np.ndarr
     problems += [Problem(f"invalid polygon ({shapely.is_valid_reason(geoms[i])}); import or check_features repairs it", int(i), labels[i]) for i in invalid.tolist()]
     if problems:
         raise VectorInputError(source, problems)
-    norm = normalize_polygons(geoms)
+    norm = normalize_polygons(geoms, joint=True)
     problems = [Problem("collapses on the 1e-7° precision grid (thinner than about 1 cm everywhere)", i, labels[i]) for i in norm.collapsed]
     metric = transform(norm.geoms, STORAGE_CRS, metric_crs)
     for i in np.flatnonzero(~shapely.is_valid(metric)).tolist():
