@@ -653,9 +653,28 @@ def _footprint_rules(footprints, polygons, polygon_region, regions, metric_crs, 
     if len(poly):
         # A footprint crossing its region's outline (or spanning two parts of a multipart region) can only be
         # whole in a grid as its largest piece inside.
+        # It is judged against the grid holding most of that piece, not of the whole footprint: across the gap
+        # between two parts, another grid may hold more of the footprint in smaller pieces.
         part = largest_pieces(shapely.intersection(shapely.make_valid(footprints[poly]), regions[region_of[poly]]))
-        res = footprints_outside(part, polygons, holder[poly], metric_crs, source_crs=source_crs, sliver_m=sliver_m)
+        res = footprints_outside(part, polygons, _largest_share(part, polygons, polygon_region, region_of[poly], holder[poly]),
+                                 metric_crs, source_crs=source_crs, sliver_m=sliver_m)
         out["cut_lonlat"], out["cut_metric"], out["worst_outside_m2"] = res["lonlat"], res["metric"], res["worst_m2"]
+    return out
+
+
+def _largest_share(parts, polygons, polygon_region, region_of, fallback) -> np.ndarray:
+    """For each of ``parts``, the polygon of its own region holding the largest area of it (``fallback``
+    where none holds any area: an empty or degenerate piece)."""
+    out = np.asarray(fallback, dtype=np.intp).copy()
+    f, p = STRtree(polygons).query(parts, predicate="intersects")
+    keep = polygon_region[p] == region_of[f]
+    f, p = f[keep], p[keep]
+    if len(f):
+        share = shapely.area(shapely.intersection(parts[f], polygons[p]))
+        order = np.lexsort((p, -share, f))
+        f, p, share = f[order], p[order], share[order]
+        first = np.r_[True, f[1:] != f[:-1]] & (share > 0)
+        out[f[first]] = p[first]
     return out
 
 
