@@ -22,18 +22,18 @@ import argparse
 import json
 import os
 import pickle
-import platform
 import resource
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+
+from bench.common import machine
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -318,27 +318,6 @@ def run_job(method: str, dataset: str, communities: int | None, cap: float) -> d
 
 # --- report -----------------------------------------------------------------------------------------
 
-def machine() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    ram = ""
-    try:
-        kb = int(next(ln for ln in Path("/proc/meminfo").read_text().splitlines() if ln.startswith("MemTotal")).split()[1])
-        ram = f", {kb / 1024 / 1024:.0f} GB RAM"
-    except (OSError, StopIteration):
-        pass
-    import shapely as sh
-
-    return (f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {cpu}{ram}; Python {platform.python_version()}, "
-            f"shapely {sh.__version__} (GEOS {sh.geos_version_string})")
-
-
 def _fmt(v, digits=2):
     if v is None or (isinstance(v, float) and np.isnan(v)):
         return "–"
@@ -386,12 +365,11 @@ def speedups(rows: list[dict]) -> list[str]:
 
 
 def write_section(rows: list[dict], note: str) -> None:
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join([
         START,
         "## Grid division",
         "",
-        f"`.venv/bin/python -m bench.bench_plan` — {now}; {machine()}; load average at start {LOAD_AT_START}.",
+        f"`.venv/bin/python -m bench.bench_plan` — {machine()}; load average at start {LOAD_AT_START}.",
         "",
         "Size rule 300–500 households (target 400). Each run is a fresh process; *runtime* times the method alone",
         "(wall clock; CPU seconds in brackets, less sensitive to other work on a shared machine),",
