@@ -299,8 +299,10 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     measure = np.flatnonzero(snapped[changed] & shapely.is_valid(geoms[changed]))
     if len(measure):
         a, b = out[changed[measure]], geoms[changed[measure]]
-        # Both differences: GEOS's symmetric difference can miss millimetre bands along long outlines.
-        moved[measure] = shapely.area(shapely.difference(a, b)) + shapely.area(shapely.difference(b, a))
+        # Both differences, snap-rounded on a 1e-12° grid (0.1 µm): GEOS's floating overlay can miss a
+        # millimetre band along a long outline entirely (0.45 m² of a real community's 0.88 m² reported as 0).
+        moved[measure] = (shapely.area(shapely.difference(a, b, grid_size=1e-12))
+                          + shapely.area(shapely.difference(b, a, grid_size=1e-12)))
     added = shapely.get_num_coordinates(out[changed]) - shapely.get_num_coordinates(geoms[changed])
     before, after = shapely.get_num_geometries(geoms[changed]), shapely.get_num_geometries(out[changed])
     changes = [

@@ -15,7 +15,7 @@ from pyproj import CRS, Transformer
 from gis.coverage import largest_pieces, majority_owner, match_across
 from gis.crs import STORAGE_CRS, projected_crs_for, transform
 from gis.errors import InputError, VectorInputError
-from gis.precision import normalize_footprints, normalize_outlines, weld
+from gis.precision import GRID_DEG, normalize_footprints, normalize_outlines, square_metres_per_square_degree, weld
 from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.coding.ordering import reading_order
 from gridplanner.merging import assemble as asm
@@ -91,7 +91,8 @@ def merge_layers(
     comm_lonlat = comm.geometry.values.to_numpy()
     if not shapely.coverage_is_valid(comm_lonlat):
         # Overlapping or mismatched community lines would hand one area to two communities.
-        comm_lonlat = np.asarray(clean_coverage(comm_lonlat))
+        comm_lonlat = np.asarray(clean_coverage(comm_lonlat, grids=(None, 1e-9, 1e-8, GRID_DEG),
+                                                noise_area=0.01 / square_metres_per_square_degree(shapely.union_all(comm_lonlat))))
         report["communities_cleaned"] = True
     names = comm["name"].astype(str).tolist() if "name" in comm else [""] * len(comm)
     comm_lonlat, report["precision"] = normalize_outlines(comm_lonlat, [f"{c} {n}".strip() for c, n in zip(codes, names)], crs, "communities")

@@ -71,7 +71,21 @@ def _clip_to_best_part(footprint, community):
     pieces = pieces[shapely.get_type_id(pieces) == 3]
     if len(pieces) == 0:
         return shapely.intersection(footprint, community)
-    return pieces[int(np.argmax(shapely.area(pieces)))]
+    # Pieces touching the largest one (at a point where the outline pinches through the footprint, as it
+    # may once vertices are moved onto the outline) are the same piece of building: kept with it.
+    # Only within one part of the community: each part is divided on its own, so no grid spans two.
+    keep = np.zeros(len(pieces), dtype=bool)
+    best = int(np.argmax(shapely.area(pieces)))
+    keep[best] = True
+    parts = shapely.get_parts(community)
+    part = parts[int(np.argmax(shapely.area(shapely.intersection(parts, pieces[best]))))]
+    same = shapely.area(shapely.difference(pieces, part)) <= 1e-6 * shapely.area(pieces)
+    while True:
+        more = ~keep & same & shapely.intersects(pieces, shapely.union_all(pieces[keep]))
+        if not more.any():
+            break
+        keep |= more
+    return pieces[keep][0] if keep.sum() == 1 else shapely.MultiPolygon(list(pieces[keep]))
 
 
 def _community_lines(lines: np.ndarray, tree: STRtree | None, region) -> np.ndarray:
