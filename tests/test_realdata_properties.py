@@ -36,7 +36,8 @@ prints as ``Case(...)`` and replays with ``check_divide(Case(...))`` (``build`` 
   hold the same buildings and households per community as the plan of the WGS84 input (the round trip moves
   vertices by ~1e-14 deg; the plans' choices may follow that noise, so the grids themselves may differ).
 
-Run more: ``REALDATA_EXAMPLES=100 pytest tests/test_realdata_properties.py``; ``REALDATA_SHRINK=1`` lets
+Run more: ``REALDATA_RANDOM=1 REALDATA_EXAMPLES=100 pytest tests/test_realdata_properties.py`` (without
+``REALDATA_RANDOM=1`` the examples are a fixed, derandomized set, as CI runs them); ``REALDATA_SHRINK=1`` lets
 hypothesis shrink a failure to a minimal example (minutes: off by default). A failure ends with a line
 ``replay: check_divide(Case(...))`` (or check_merge): paste it into a test to replay it (hypothesis's own
 "Failing test case" line prints the drawn argument empty under this pytest). Failures found are kept at the
@@ -81,7 +82,11 @@ EXAMPLES = int(os.environ.get("REALDATA_EXAMPLES", "15"))
 #: Shrinking a failure re-plans the example hundreds of times (minutes): off unless REALDATA_SHRINK=1. The
 #: failing example is printed (the ``replay:`` note) either way, and replayed first on the next run.
 PHASES = tuple(Phase) if os.environ.get("REALDATA_SHRINK") == "1" else (Phase.explicit, Phase.reuse, Phase.generate)
-SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=PHASES)
+#: CI (make test) runs a fixed set of examples, so a rare failure it has not met cannot make one submission
+#: fail and the next pass; REALDATA_RANDOM=1 draws fresh ones (how the open failures at the end were found).
+RANDOM = os.environ.get("REALDATA_RANDOM") == "1"
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow], phases=PHASES,
+                    derandomize=not RANDOM, database=None if not RANDOM else settings.default.database)
 
 
 # --- the fixtures ------------------------------------------------------------------------------------
@@ -1138,3 +1143,11 @@ def test_open_gcj02_dirty_community_differs():
     check_divide(Case(city="gusu", anchor="320508017011", n=1, seed=2156, rule=(300, 500), source="dirty", dup_vertices=2, collinear=3,
                       collinear_eps=1e-12, spike="in", sliver="in", hole=True, pinch="three", as_points=1.0, drop=0.2, drop_what="all",
                       crs="gcj02", bld_crs="metric"))
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason="divide: Gusu 320508017014 from GCJ-02 with 1e-8 deg off-line "
+                   "collinear vertices, a spike, a touching hole and an exclave: all fallbacks fail the self-check (0.035 m² gap)")
+def test_open_divide_gcj02_collinear_1e8_gap():
+    check_divide(Case(city="gusu", anchor="320508017014", n=1, seed=293128, rule=(300, 500), dup_vertices=1, near_dup=True, collinear=3,
+                      collinear_eps=1e-08, spike="out", hole=True, exclave="neighbour", straddle=2, as_points=1.0, drop=0.2,
+                      drop_what="all", empty=True, outside=True, roads=True, crs="gcj02", bld_crs="metric"))

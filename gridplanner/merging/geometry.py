@@ -103,7 +103,9 @@ def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = 
     # What each polygon may lose: its overlaps with the others (an upper bound where several overlap).
     i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pair = i != j
-    shared = np.bincount(i[pair], weights=shapely.area(shapely.intersection(geoms[i[pair]], geoms[j[pair]])), minlength=len(geoms))
+    fine = next((g for g in grids if g is not None), None)
+    shared = np.bincount(i[pair], weights=shapely.area(_robust(shapely.intersection, geoms[i[pair]], geoms[j[pair]], fine)),
+                         minlength=len(geoms))
     slack = shared + noise_area + 1e-7 * shapely.area(geoms)
     best, best_err = None, np.inf
     for grid in grids:
@@ -112,7 +114,10 @@ def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = 
         except shapely.errors.GEOSException:
             continue
         err = abs(float(shapely.area(cleaned).sum()) - expected)
-        lost = np.maximum(shapely.area(shapely.difference(geoms, cleaned)) - slack, 0.0)
+        try:
+            lost = np.maximum(shapely.area(_robust(shapely.difference, geoms, cleaned, fine)) - slack, 0.0)
+        except shapely.errors.GEOSException:
+            continue
         if err <= tolerance and not lost.any():
             return cleaned
         if err + lost.sum() < best_err:
@@ -120,6 +125,16 @@ def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = 
     if best is None:
         raise shapely.errors.GEOSException("coverage_clean failed on every precision grid")
     return best
+
+
+def _robust(op, a, b, grid):
+    """``op(a, b)``, redone snap-rounded on ``grid`` where GEOS's floating overlay throws (non-noded input)."""
+    try:
+        return op(a, b)
+    except shapely.errors.GEOSException:
+        if grid is None:
+            raise
+        return op(a, b, grid_size=grid)
 
 
 def bbox_candidates(bounds: np.ndarray, i: int, alive: np.ndarray, eps: float = 1e-6) -> np.ndarray:
