@@ -104,8 +104,12 @@ def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = 
     i, j = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     pair = i != j
     fine = next((g for g in grids if g is not None), None)
-    shared = np.bincount(i[pair], weights=shapely.area(_robust(shapely.intersection, geoms[i[pair]], geoms[j[pair]], fine)),
-                         minlength=len(geoms))
+    try:
+        shared = np.bincount(i[pair], weights=shapely.area(_robust(shapely.intersection, geoms[i[pair]], geoms[j[pair]], fine)),
+                             minlength=len(geoms))
+    except shapely.errors.GEOSException:
+        # Pieces GEOS cannot overlay even snap-rounded (invalid ones): judged by the total area alone.
+        shared = np.full(len(geoms), np.inf)
     slack = shared + noise_area + 1e-7 * shapely.area(geoms)
     best, best_err = None, np.inf
     for grid in grids:
@@ -117,7 +121,7 @@ def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = 
         try:
             lost = np.maximum(shapely.area(_robust(shapely.difference, geoms, cleaned, fine)) - slack, 0.0)
         except shapely.errors.GEOSException:
-            continue
+            lost = np.zeros(len(geoms))  # as above: the total area alone
         if err <= tolerance and not lost.any():
             return cleaned
         if err + lost.sum() < best_err:
