@@ -286,6 +286,8 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     elif rough.any():
         rounded[rough] = snap(base[rough], grid)
         rounded = _shared_rounding(base, rounded, rough, grid)
+    if rough.any():
+        rounded[rough] = drop_threads(rounded[rough], grid)
     # Compared as normalised: GEOS's rounding also puts rings in its own order, which moves nothing.
     snapped = ~shapely.equals_exact(rounded, base, 0.0, normalize=True)
     out = densify(rounded, max_edge)
@@ -312,6 +314,34 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     ]
     collapsed = gone.tolist()
     return Normalized(out, changes, collapsed)
+
+
+def drop_threads(geoms, grid: float = GRID_DEG) -> np.ndarray:
+    """``geoms`` without the polygon parts thinner than ``grid`` everywhere (a part that an inward buffer of
+    half a cell empties); a geometry made only of such parts becomes empty.
+
+    Snap rounding keeps a part whose vertices land on distinct grid points however thin it is: a spike 1e-8°
+    off its line became an 18 m × 2 mm triangle of its own. Any later rounding of lines through it (a
+    vertex added on its long edge) collapses it, so a grid drawn for it would vanish and leave a gap; it is
+    noise of the input, not ground anyone can be responsible for.
+
+    >>> thin = shapely.Polygon([(120, 30), (120.0002, 30.00000002), (120.0001, 30)])
+    >>> [g.geom_type for g in drop_threads([shapely.MultiPolygon([shapely.box(120, 30.001, 120.001, 30.002), thin]), thin])]
+    ['Polygon', 'Polygon']
+    >>> drop_threads([thin])[0].is_empty
+    True
+    """
+    geoms = np.asarray(geoms, dtype=object).copy()
+    polygonal = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)))
+    if not len(polygonal):
+        return geoms
+    parts, owner = shapely.get_parts(geoms[polygonal], return_index=True)
+    thin = shapely.is_empty(shapely.buffer(parts, -grid / 2))
+    for j in np.unique(owner[thin]):
+        keep = parts[(owner == j) & ~thin]
+        i = polygonal[j]
+        geoms[i] = shapely.Polygon() if len(keep) == 0 else keep[0] if len(keep) == 1 else shapely.MultiPolygon(list(keep))
+    return geoms
 
 
 def _snap_together(geoms: np.ndarray, grid: float) -> np.ndarray:

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.coverage import largest_pieces, majority_owner, match_across
+from gis.coverage import largest_pieces, majority_owner, match_across, unmatched_edges
 from gis.crs import STORAGE_CRS, projected_crs_for, transform
 from gis.errors import InputError, VectorInputError
 from gis.precision import GRID_DEG, normalize_footprints, normalize_outlines, square_metres_per_square_degree, weld
@@ -89,7 +89,7 @@ def merge_layers(
         raise VectorInputError("communities", f"{code_field} values repeat: {repeated[:10]}")
     report: dict = {"crs": crs.to_string(), "sliver_area_m2": sliver_area_m2, "sliver_width_m": sliver_width_m}
     comm_lonlat = comm.geometry.values.to_numpy()
-    if not shapely.coverage_is_valid(comm_lonlat):
+    if unmatched_edges(comm_lonlat).any():
         # Overlapping or mismatched community lines would hand one area to two communities.
         comm_lonlat = np.asarray(clean_coverage(comm_lonlat, grids=(None, 1e-9, 1e-8, GRID_DEG),
                                                 noise_area=0.01 / square_metres_per_square_degree(shapely.union_all(comm_lonlat))))

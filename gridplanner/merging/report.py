@@ -7,6 +7,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
+from gis.coverage import unmatched_edges
 from gridplanner.merging import assemble as asm
 
 
@@ -54,7 +55,7 @@ def summary(grids, grid_comm, comm_geoms, table, report, min_area, min_width) ->
     return {
         "grids": int(len(grids)),
         "communities": int(len(comm_geoms)),
-        "coverage_valid": bool(shapely.coverage_is_valid(grids)) if len(grids) else True,
+        "coverage_valid": not unmatched_edges(grids).any() if len(grids) else True,
         "max_community_area_difference_m2": float(np.abs(per_comm - comm_area).max()) if len(comm_area) else 0.0,
         "all_single_polygons": bool((shapely.get_type_id(grids) == 3).all()),
         "max_area_outside_own_community_m2": float(outside.max()) if len(outside) else 0.0,
