@@ -79,11 +79,10 @@ def rebalance(geoms: list, basic: np.ndarray, members: list[np.ndarray], househo
 def _union(geoms: np.ndarray):
     """The union of neighbouring grids: GEOS's coverage union when their edges match, else the overlay.
 
-    Before the final settling the grids' edges need not match vertex for vertex (a shaped grid's line runs
-    along its neighbour's, a micrometre off): the coverage union then returns a MultiPolygon with a
-    zero-area sliver of its own, which made two grids sharing 80 m of line look "not one piece" and barred
-    the redraws across them (Shenzhen Nanshan 440305001001: 20 of the 30 sets tried). The overlay is taken
-    then."""
+    Before the final settling the grids' lines need not be noded alike (a vertex of one on the other's
+    edge): the coverage union then returns the grids apart as a MultiPolygon, which made two grids sharing
+    80 m of line look "not one piece" and barred the redraws across them (Shenzhen Nanshan 440305001001: 20
+    of the 30 sets tried). The overlay is taken then."""
     try:
         union = shapely.coverage_union_all(geoms)
     except shapely.errors.GEOSException:
