@@ -10,6 +10,7 @@ from sqlalchemy import text
 from gis.webcoords import transform
 from gridplanner import plans
 from gridplanner.importing import import_file
+from gridplanner.planning.rules import size_rules
 from tests.helpers import X0, Y0, communities_gdf, write
 
 API = "/api/v1"
@@ -40,7 +41,7 @@ def publish_first(db, tmp_path) -> int:
 def replan_second(db) -> int:
     """Version 2: community 2 re-planned with bigger grids (two of 600 households): 001–003 retired."""
     plan = plans.create_draft(db, "second")
-    plans.divide_into_draft(db, plan.id, communities=[C2], rules=plans.size_rules(500, 700))
+    plans.divide_into_draft(db, plan.id, communities=[C2], rules=size_rules(500, 700))
     plans.publish(db, plan.id)
     return plan.id
 

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from gridplanner import auth, plans
+from gridplanner.api import security
 from gridplanner.auth.accounts import AccountError, authenticate, create_key, create_user, ensure_demo_accounts, revoke_key, sha256
 from gridplanner.store import models as m
 from tests.test_plans import _load
@@ -101,13 +102,13 @@ def test_planner_edits_drafts_of_its_own_district_only(client_as, client, db, tm
 
 def test_require_write_for_district():
     planner = auth.Principal(kind="user", name="p", role="planner", districts=("330106",))
-    auth.require_write_for_district(planner, "330106")
-    auth.require_write_for_district(planner, "330106001001")  # a community code names its district
+    security.require_write_for_district(planner, "330106")
+    security.require_write_for_district(planner, "330106001001")  # a community code names its district
     for who, district in [(planner, "330102"), (auth.Principal(kind="key", name="key:1", scopes=("read",)), "330106"), (auth.Principal(kind="user", name="v", role="viewer"), "330106")]:
         with pytest.raises(Exception) as err:
-            auth.require_write_for_district(who, district)
+            security.require_write_for_district(who, district)
         assert err.value.status_code == 403
-    auth.require_write_for_district(auth.Principal(kind="user", name="a", role="admin"), "110101")
+    security.require_write_for_district(auth.Principal(kind="user", name="a", role="admin"), "110101")
 
 
 def test_lookup_key_calls_lookups_only_and_no_key_writes(api_key_client):

@@ -9,7 +9,8 @@ from typer.testing import CliRunner
 
 from gridplanner import plans
 from gridplanner.api.limits import RateLimiter, count_geojson
-from gridplanner.auth.locking import StaleVersion, check_version, parse_if_match
+from gridplanner.api.locking import StaleVersion, check_version, parse_if_match
+from gridplanner.planning.rules import size_rules
 from gridplanner.settings import get_settings
 from tests.conftest import _app, login_as
 from tests.test_plans import _load
@@ -121,7 +122,7 @@ def _two_versions(db, tmp_path):
     plans.divide_into_draft(db, first.id)
     plans.publish(db, first.id)
     second = plans.create_draft(db, "v2")
-    plans.divide_into_draft(db, second.id, rules=plans.size_rules(500, 800))
+    plans.divide_into_draft(db, second.id, rules=size_rules(500, 800))
     plans.publish(db, second.id)
     return first, second
 

@@ -11,7 +11,9 @@ import numpy as np
 import shapely
 from sqlalchemy import text
 
-from gridplanner import lookup, lookup_index, lookup_reads, plans
+from gridplanner import lookup, plans
+from gridplanner.lookup import index as lookup_index
+from gridplanner.lookup import reads as lookup_reads
 from gridplanner.auth.accounts import create_key, revoke_key
 from gridplanner.auth.keycache import KEYS, TTL_SECONDS, KeyCache
 from gridplanner.auth.principal import Principal

@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from gridplanner import plans
 from gridplanner.importing import import_file
+from gridplanner.planning.rules import size_rules
 from gridplanner.store.database import session_scope
 from tests.helpers import X0, Y0, communities_gdf, write
 
@@ -68,7 +69,7 @@ def test_publish_is_exclusive_and_drafts_copy_the_published_plan(db, tmp_path):
     second = plans.create_draft(db, "second")
     n_first = db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": first.id}).scalar_one()
     assert db.execute(text("SELECT count(*) FROM grids WHERE plan_id = :p"), {"p": second.id}).scalar_one() == n_first
-    plans.divide_into_draft(db, second.id, communities=["330106001002"], rules=plans.size_rules(500, 700))
+    plans.divide_into_draft(db, second.id, communities=["330106001002"], rules=size_rules(500, 700))
     plans.publish(db, second.id)
     statuses = dict(db.execute(text("SELECT id, status FROM grid_plans")).all())
     assert statuses == {first.id: "archived", second.id: "published"}
@@ -142,7 +143,7 @@ def test_a_fault_in_a_divide_job_is_internal_not_the_users(committed_db, tmp_pat
 
     with session_scope() as s:
         _load(s, tmp_path)
-    monkeypatch.setattr(plans, "divide", lambda *a, **k: np.ptp(np.zeros(0)))
+    monkeypatch.setattr(plans.drafts, "divide", lambda *a, **k: np.ptp(np.zeros(0)))
     with TestClient(create_app()) as client:
         with session_scope() as s:
             login_as(s, client, "test-admin", "admin")
@@ -178,7 +179,7 @@ def test_codes_follow_the_rule_stay_stable_and_are_never_reused(db, tmp_path):
 
     second = plans.create_draft(db, "second")
     # 1,200 households within 1,000–1,300: the three grids become one, which matches none of them.
-    plans.divide_into_draft(db, second.id, communities=["330106001002"], rules=plans.size_rules(1000, 1300))
+    plans.divide_into_draft(db, second.id, communities=["330106001002"], rules=size_rules(1000, 1300))
     plans.publish(db, second.id)
     v2 = _codes(db, second.id)
     kept = {c for c in v1 if v1[c] == "330106001001"}

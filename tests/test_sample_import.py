@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import text
 
-from gridplanner.sample_load import SAMPLE_FILES, load_sample
+from gridplanner.importing.sample import SAMPLE_FILES, load_sample
 from gridplanner.settings import get_settings
 
 

@@ -16,6 +16,7 @@ from gridplanner import plans
 from gridplanner.importing import import_file
 from gridplanner.store import models as m
 from tests.helpers import DX, DY, X0, Y0, communities_gdf, write
+from gridplanner import maplayers
 from tiles import cache
 from tiles.mvt import BUFFER, EXTENT
 from tiles.tilemath import Tile, tile_for
@@ -311,7 +312,7 @@ def test_staff_change_invalidates_the_staffing_tile_of_its_grid(db, client, tmp_
     db.add(m.Staff(name="李四", role="专职网格员", grid_code=data["codes"][2], active=True))
     db.flush()
     assert get_tile(client, "staffing", t).headers["x-tile-cache"] == "hit"  # nobody said anything changed
-    assert cache.invalidate_grid_codes(db, "staff", [data["codes"][2]]) == 1
+    assert maplayers.invalidate_grid_codes(db, "staff", [data["codes"][2]]) == 1
     after = get_tile(client, "staffing", t)
     assert after.headers["x-tile-cache"] == "miss" and after.headers["etag"] != before.headers["etag"]
     status = {f["properties"]["code"]: f["properties"]["staffing_status"] for f in decode(after.content)["staffing"]["features"]}
@@ -322,7 +323,7 @@ def test_same_content_keeps_its_etag_after_invalidation(db, client, tmp_path):
     load_layers(db, tmp_path)
     t = tile_for(X0 + DX, Y0 + DY / 2, 14)
     r = get_tile(client, "communities", t)
-    assert cache.invalidate("communities") >= 1
+    assert maplayers.invalidate("communities") >= 1
     again = get_tile(client, "communities", t, **{"If-None-Match": r.headers["etag"]})
     assert (again.status_code, again.headers["x-tile-cache"]) == (304, "miss")
 
@@ -342,7 +343,7 @@ def test_incident_tiles_expire_when_an_open_incident_falls_due(db, client, tmp_p
 def test_a_tile_rendered_during_an_invalidation_is_not_kept():
     key = ("grids", 1, 0, 0, ())
     generation = cache.TILE_CACHE.generation("grids")
-    cache.invalidate("grids", (0, 0, 1, 1))
+    maplayers.invalidate("grids", (0, 0, 1, 1))
     assert not cache.TILE_CACHE.put(key, cache.CachedTile(b"x", cache.etag_of(b"x"), (0, 0, 1, 1)), generation)
     assert key not in cache.TILE_CACHE
 
@@ -457,7 +458,8 @@ REFERENCE_POLYGON = """ST_ForcePolygonCCW(ST_CollectionExtract(ST_MakeValid(ST_S
 
 
 def reference_tile(db, t: Tile) -> dict:
-    from tiles.layers import Filters, get_layer
+    from gridplanner.maplayers import get_layer
+    from tiles.layers import Filters
     from tiles.mvt import envelope_predicate, tile_sql
 
     layer = get_layer("grids")
@@ -516,7 +518,8 @@ def test_the_clearance_shortcut_changes_no_byte(db, tmp_path, monkeypatch):
     """Tiles with the validity of every snapped grid tested are byte for byte those taking the clearance's word,
     at zooms where the shortcut serves some grids and not others."""
     from tiles import mvt
-    from tiles.layers import Filters, get_layer
+    from gridplanner.maplayers import get_layer
+    from tiles.layers import Filters
 
     data = load_layers(db, tmp_path)
     layer = get_layer("grids")

@@ -1,6 +1,6 @@
 """An in-process tile cache with content ETags, invalidated by the bounding box of each change.
 
-Writers call :func:`invalidate` with the table (or layer) they changed and the lon/lat box of the change. That
+Writers call :func:`invalidate` with the layer catalog, the table (or layer) they changed and the lon/lat box of the change. That
 drops the cached tiles of every layer showing that table whose area (with its buffer) meets the box, at every
 zoom, and nothing else. Given the writer's connection it also sends ``NOTIFY gridplanner_tiles``: PostgreSQL
 delivers it when the writer's transaction commits (never when it rolls back) to every server process that
@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict, defaultdict
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import text
 
-from tiles.layers import LAYERS, layers_using
+from tiles.layers import Catalog
 from tiles.tilemath import boxes_intersect
 
 CHANNEL = "gridplanner_tiles"
@@ -51,6 +50,7 @@ class TileCache:
     """Least-recently-used tiles up to ``max_bytes``, keyed by (layer, z, x, y, filters)."""
 
     def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        # The size is configured at start-up (``configure``), never read from the environment at import.
         self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple, CachedTile] = OrderedDict()
         self._size = 0
@@ -105,7 +105,7 @@ class TileCache:
 
     def clear(self) -> None:
         with self._lock:
-            for layer in set(LAYERS) | set(self._generation):
+            for layer in set(self._generation):
                 self._generation[layer] += 1
             self._entries.clear()
             self._size = 0
@@ -114,8 +114,14 @@ class TileCache:
         self._size -= len(self._entries.pop(key).data)
 
 
-#: The process's cache, used by the tile routes.
-TILE_CACHE = TileCache(int(os.environ.get("GRIDPLANNER_TILE_CACHE_MB", "256")) * 2**20)
+#: The process's cache, used by the tile routes (its size: :func:`configure`).
+TILE_CACHE = TileCache()
+
+
+def configure(max_bytes: int) -> None:
+    """Set the process cache's size (the server does at start-up, from its settings)."""
+    with TILE_CACHE._lock:
+        TILE_CACHE.max_bytes = int(max_bytes)
 
 
 def _check_bbox(bbox) -> BBox | None:
@@ -127,14 +133,14 @@ def _check_bbox(bbox) -> BBox | None:
     return w, s, e, n
 
 
-def invalidate(what: str, bbox: BBox | None = None, *, connection=None) -> int:
-    """A change to table (or layer) ``what`` within lon/lat ``bbox`` (None: anywhere).
+def invalidate(catalog: Catalog, what: str, bbox: BBox | None = None, *, connection=None) -> int:
+    """A change to table (or layer) ``what`` of ``catalog`` within lon/lat ``bbox`` (None: anywhere).
 
     Drops the affected tiles of this process now; with ``connection`` (a Session or Connection in the writer's
     transaction) every listening process drops them too when that transaction commits. Returns the number of
     tiles dropped here.
     """
-    layers = layers_using(what)
+    layers = catalog.using(what)
     box = _check_bbox(bbox)
     dropped = TILE_CACHE.invalidate_layers(layers, box)
     if connection is not None:
@@ -143,42 +149,29 @@ def invalidate(what: str, bbox: BBox | None = None, *, connection=None) -> int:
     return dropped
 
 
-def invalidate_grid_codes(connection, what: str, codes: list[str]) -> int:
-    """A change to rows keyed by grid code (staff, incidents' grid): the box is that of the grids with those codes."""
-    if not codes:
-        return 0
-    row = connection.execute(
-        text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM grids WHERE code = ANY(:codes)) q"),
-        {"codes": list(codes)},
-    ).one()
-    if row[0] is None:
-        return 0
-    return invalidate(what, tuple(row), connection=connection)
-
-
-def apply_notification(payload: str) -> int:
+def apply_notification(catalog: Catalog, payload: str) -> int:
     msg = json.loads(payload)
-    return TILE_CACHE.invalidate_layers(layers_using(msg["what"]), _check_bbox(msg.get("bbox")))
+    return TILE_CACHE.invalidate_layers(catalog.using(msg["what"]), _check_bbox(msg.get("bbox")))
 
 
 _listeners: dict[str, threading.Thread] = {}
 _listeners_lock = threading.Lock()
 
 
-def listen(dsn: str) -> None:
+def listen(dsn: str, catalog: Catalog) -> None:
     """Apply invalidations NOTIFYed on ``dsn`` (a libpq URI) in a background thread; once per process and database."""
     with _listeners_lock:
         if dsn in _listeners and _listeners[dsn].is_alive():
             return
         ready = threading.Event()
-        thread = threading.Thread(target=_listen_forever, args=(dsn, ready), name="tile-cache-listener", daemon=True)
+        thread = threading.Thread(target=_listen_forever, args=(dsn, catalog, ready), name="tile-cache-listener", daemon=True)
         _listeners[dsn] = thread
         thread.start()
     # Tiles rendered before LISTEN took effect could miss a change; wait briefly so the first ones are safe.
     ready.wait(timeout=5)
 
 
-def _listen_forever(dsn: str, ready: threading.Event) -> None:
+def _listen_forever(dsn: str, catalog: Catalog, ready: threading.Event) -> None:
     import psycopg
 
     while True:
@@ -190,7 +183,7 @@ def _listen_forever(dsn: str, ready: threading.Event) -> None:
                 ready.set()
                 for note in conn.notifies():
                     try:
-                        apply_notification(note.payload)
+                        apply_notification(catalog, note.payload)
                     except (ValueError, LookupError, KeyError) as exc:
                         log.warning("ignored a malformed tile invalidation %r: %s", note.payload, exc)
         except psycopg.Error as exc:

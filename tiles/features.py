@@ -35,7 +35,7 @@ def items(
     context: dict | None = None,
 ) -> tuple[list[dict], int]:
     """One page of features ordered by id, and how many match in all."""
-    params = bind(filters, context) | {"limit": limit, "offset": offset}
+    params = bind(layer, filters, context) | {"limit": limit, "offset": offset}
     if bbox is not None:
         params |= dict(zip(("west", "south", "east", "north"), bbox))
     if layer.binned:
@@ -55,7 +55,7 @@ def items(
 
 def item(connection, layer: Layer, feature_id: str, filters: Filters, *, cell_m: float | None = None, context: dict | None = None) -> dict | None:
     """One feature by id, or None."""
-    params = bind(filters, context) | {"fid": str(feature_id)}
+    params = bind(layer, filters, context) | {"fid": str(feature_id)}
     if layer.binned:
         params["cell"] = cell_m or DEFAULT_CELL_M
     inner = layer.query(filters, _spatial(None), params)

@@ -1,24 +1,21 @@
-"""The map layers: one SQL query each over the store's tables, shared by vector tiles and GeoJSON items.
+"""Map layers as data: a :class:`Layer` is a named SQL query with its fields, sources and filters, and a
+:class:`Catalog` is the list of layers the engine serves. The layers themselves are the application's
+(Gridplanner's are in :mod:`gridplanner.maplayers`); nothing here knows what a table holds.
 
 A layer's query returns an ``id``, its attributes and ``geom`` (EPSG:4490). The caller supplies the spatial
 predicate (a tile envelope or a bbox) so it lands on the base table's GiST index, and the filters from the query
-string. Counts per grid are correlated sub-queries on indexed codes rather than a GROUP BY over the whole table,
-so a tile only pays for the grids it shows.
+string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-#: Incident statuses that end the case; everything else is open (上报 → ... → 结案 → 评价).
-CLOSED_STATUSES = ("结案", "评价")
-#: Size rule used when a plan's settings name none (overridden by the caller's context).
-DEFAULT_CONTEXT = {"urban_min": 300, "urban_max": 500, "rural_min": 250, "rural_max": 350}
-
 Spatial = Callable[[str], str]
-#: Columns of the grids table that vector tiles read instead of projecting each grid (migration 0010).
+#: Columns a layer with ``mercator`` stores beside ``geom`` (the geometry in EPSG:3857 and its clearance), read
+#: by vector tiles instead of projecting each row.
 MERCATOR_COLUMNS = ("geom_3857", "clearance_3857")
 
 
@@ -78,10 +75,11 @@ class Layer:
     maxzoom: int = 20
     #: density bins: the query needs ``:cell`` (metres of EPSG:3857).
     binned: bool = False
-    #: SQL giving the next instant the layer's attributes change by the clock alone (an incident falling due).
+    #: SQL giving the next instant the layer's attributes change by the clock alone (a case falling due).
     expiry: Callable[[Filters, Spatial], str] | None = None
+    #: SQL parameters the query needs beyond the filters (defaults; a caller's context overrides them).
     params: dict = field(default_factory=dict)
-    #: rows come from the grids table, which stores MERCATOR_COLUMNS.
+    #: rows come from a table that stores MERCATOR_COLUMNS.
     mercator: bool = False
 
 
@@ -100,10 +98,10 @@ def check_filters(layer: Layer, filters: Filters) -> None:
         raise FilterError(f"time range is empty: start {filters.start.isoformat()} is after end {filters.end.isoformat()}")
 
 
-def bind(filters: Filters, context: dict | None = None) -> dict:
-    """SQL parameters for a layer query."""
+def bind(layer: Layer, filters: Filters, context: dict | None = None) -> dict:
+    """SQL parameters for ``layer``'s query: its own defaults, the caller's ``context``, then the filters."""
     return {
-        **DEFAULT_CONTEXT,
+        **layer.params,
         **(context or {}),
         "plan": filters.plan,
         "version": filters.version,
@@ -112,241 +110,46 @@ def bind(filters: Filters, context: dict | None = None) -> dict:
         "start": filters.start,
         "end": filters.end,
         "department": filters.department,
-        "closed": list(CLOSED_STATUSES),
     }
 
 
-# --- shared SQL pieces -------------------------------------------------------------------------
+class Catalog(Mapping[str, Layer]):
+    """The layers an application serves, by name, with the SQL parameters all of them share (``params``,
+    under each layer's own).
 
-_PLAN = """(SELECT id FROM grid_plans
-            WHERE CASE WHEN CAST(:plan AS integer) IS NOT NULL THEN id = :plan
-                       WHEN CAST(:version AS integer) IS NOT NULL THEN version = :version
-                       ELSE status = 'published' END)"""
-_DRAFT = """COALESCE(CAST(:plan AS integer),
-                     (SELECT id FROM grid_plans WHERE status = 'draft' ORDER BY created_at DESC, id DESC LIMIT 1))"""
-_OPEN = "(i.status <> ALL(:closed))"
-_OVERDUE = f"({_OPEN} AND i.due_at IS NOT NULL AND i.due_at < now())"
+    >>> q = lambda f, spatial, ctx: f"SELECT id, geom FROM roads r WHERE {spatial('r')}"
+    >>> cat = Catalog([Layer("roads", "Roads", "", "LineString", {}, ("roads",), "roads", q)], params={"k": 1})
+    >>> list(cat), cat.using("roads"), cat["roads"].params
+    (['roads'], ['roads'], {'k': 1})
+    """
 
+    def __init__(self, layers: Iterable[Layer], *, params: dict | None = None) -> None:
+        self._layers = {layer.name: replace(layer, params={**(params or {}), **layer.params}) for layer in layers}
 
-def _iso(col: str) -> str:
-    return f"""to_char({col} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')"""
+    def __getitem__(self, name: str) -> Layer:
+        return self._layers[name]
 
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._layers)
 
-def _incident_conditions(f: Filters, *, with_status: bool = True) -> str:
-    cond = []
-    if with_status and f.status:
-        cond.append("i.status = ANY(:statuses)")
-    if f.category:
-        cond.append("i.category = ANY(:categories)")
-    if f.start:
-        cond.append("i.reported_at >= :start")
-    if f.end:
-        cond.append("i.reported_at < :end")
-    return "".join(f" AND {c}" for c in cond)
+    def __len__(self) -> int:
+        return len(self._layers)
 
+    def get_layer(self, name: str) -> Layer:
+        """The layer ``name``; a LookupError naming the layers there are otherwise."""
+        try:
+            return self._layers[name]
+        except KeyError:
+            raise LookupError(f"unknown layer {name!r}; layers: {', '.join(self._layers)}") from None
 
-def _status_wrap(sql: str, f: Filters, column: str) -> str:
-    return f"SELECT * FROM ({sql}) q WHERE q.{column} = ANY(:statuses)" if f.status else sql
+    def sources(self) -> set[str]:
+        return {s for layer in self._layers.values() for s in layer.sources}
 
-
-def _rule(bound: str) -> str:
-    """The plan's size-rule bound for the grid's community class, else the caller's default."""
-    return f"""COALESCE((p.settings #>> ARRAY['rules', COALESCE(c.class, 'urban')::text, '{bound}_households'])::int,
-                        (p.settings #>> '{{rules,{bound}_households}}')::int,
-                        CASE WHEN c.class = 'rural' THEN :rural_{bound} ELSE :urban_{bound} END)"""
-
-
-def _geom(alias: str, mercator: bool) -> str:
-    return f"{alias}.geom" + "".join(f", {alias}.{c}" for c in MERCATOR_COLUMNS if mercator)
-
-
-# --- the layers --------------------------------------------------------------------------------
-
-
-def _communities(f: Filters, spatial: Spatial, ctx: dict) -> str:
-    return f"""SELECT c.id, c.code, c.name, c.street_code, c.class AS class, c.urban_rural_code, c.geom
-               FROM communities c WHERE {spatial('c')}"""
-
-
-def _grids(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
-    sql = f"""SELECT g.id, g.code, g.name, g.type, g.dedicated_kind, g.community_code, g.households, g.population,
-                     round(g.area_m2::numeric, 1)::float8 AS area_m2, g.building_count,
-                     CASE WHEN g.type = 'dedicated' THEN 'dedicated'
-                          WHEN g.households < {_rule('min')} THEN 'under'
-                          WHEN g.households > {_rule('max')} THEN 'over'
-                          ELSE 'within' END AS size_status,
-                     g.plan_id, p.version AS plan_version, {_geom("g", mercator)}
-              FROM grids g
-              JOIN grid_plans p ON p.id = g.plan_id
-              LEFT JOIN communities c ON c.code = g.community_code
-              WHERE g.plan_id = {_PLAN} AND {spatial('g')}"""
-    return _status_wrap(sql, f, "size_status")
-
-
-def _staffing(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
-    sql = f"""SELECT g.id, g.code, g.community_code, g.households, g.population,
-                     st.leaders, st.full_time, st.part_time, st.total,
-                     CASE WHEN st.total = 0 THEN 'unstaffed'
-                          WHEN st.leaders >= 1 AND st.full_time >= 1 THEN 'complete'
-                          ELSE 'incomplete' END AS staffing_status,
-                     {_geom("g", mercator)}
-              FROM grids g
-              CROSS JOIN LATERAL (
-                  SELECT count(*) FILTER (WHERE s.role = '网格长')::int AS leaders,
-                         count(*) FILTER (WHERE s.role = '专职网格员')::int AS full_time,
-                         count(*) FILTER (WHERE s.role = '兼职网格员')::int AS part_time,
-                         count(*)::int AS total
-                  FROM staff s WHERE s.grid_code = g.code AND s.active) st
-              WHERE g.plan_id = {_PLAN} AND {spatial('g')}"""
-    return _status_wrap(sql, f, "staffing_status")
-
-
-def _incidents(f: Filters, spatial: Spatial, ctx: dict) -> str:
-    return f"""SELECT i.id, i.external_id, i.category, i.status, i.source, i.grid_code,
-                      {_iso('i.reported_at')} AS reported_at, {_iso('i.due_at')} AS due_at,
-                      {_OPEN} AS open, {_OVERDUE} AS overdue, i.geom
-               FROM incidents i
-               WHERE {spatial('i')}{_incident_conditions(f)}"""
-
-
-def _incidents_expiry(f: Filters, spatial: Spatial) -> str:
-    return f"""SELECT min(i.due_at) FROM incidents i
-               WHERE {spatial('i')} AND {_OPEN} AND i.due_at > now(){_incident_conditions(f)}"""
-
-
-def _incident_counts(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
-    return f"""SELECT g.id, g.code, g.community_code, ic.total, ic.open, ic.overdue, {_geom("g", mercator)}
-               FROM grids g
-               CROSS JOIN LATERAL (
-                   SELECT count(*)::int AS total, count(*) FILTER (WHERE {_OPEN})::int AS open,
-                          count(*) FILTER (WHERE {_OVERDUE})::int AS overdue
-                   FROM incidents i WHERE i.grid_code = g.code{_incident_conditions(f, with_status=False)}) ic
-               WHERE g.plan_id = {_PLAN} AND {spatial('g')}"""
-
-
-def _incident_counts_expiry(f: Filters, spatial: Spatial) -> str:
-    return f"""SELECT min(i.due_at) FROM incidents i
-               WHERE i.grid_code IN (SELECT g.code FROM grids g WHERE g.plan_id = {_PLAN} AND {spatial('g')})
-                 AND {_OPEN} AND i.due_at > now(){_incident_conditions(f, with_status=False)}"""
-
-
-def _incident_density(f: Filters, spatial: Spatial, ctx: dict) -> str:
-    # Square bins aligned on the EPSG:3857 grid, so bins of one zoom never straddle two tiles.
-    return f"""SELECT b.ix || '_' || b.iy AS id, b.count, b.open,
-                      ST_Transform(ST_SetSRID(ST_MakePoint((b.ix + 0.5) * :cell, (b.iy + 0.5) * :cell), 3857), 4490) AS geom
-               FROM (SELECT floor(ST_X(a.m) / :cell)::bigint AS ix, floor(ST_Y(a.m) / :cell)::bigint AS iy,
-                            count(*)::int AS count, count(*) FILTER (WHERE a.open)::int AS open
-                     FROM (SELECT ST_Transform(i.geom, 3857) AS m, {_OPEN} AS open FROM incidents i
-                           WHERE {spatial('i')}{_incident_conditions(f)}) a
-                     GROUP BY 1, 2) b"""
-
-
-def _departments(f: Filters, spatial: Spatial, ctx: dict) -> str:
-    dept = " AND l.department = :department" if f.department else ""
-    return f"""SELECT d.id, l.department, d.dept_grid_id, d.name, d.geom
-               FROM department_grids d JOIN department_layers l ON l.id = d.layer_id
-               WHERE {spatial('d')}{dept}"""
-
-
-def _plan_diff(f: Filters, spatial: Spatial, ctx: dict, mercator: bool = False) -> str:
-    published = "(SELECT id FROM grid_plans WHERE status = 'published')"
-    sql = f"""SELECT n.id, n.code, 'added' AS change, n.community_code, n.households, NULL::int AS households_before, {_geom("n", mercator)}
-              FROM grids n
-              WHERE n.plan_id = {_DRAFT} AND {spatial('n')}
-                AND (n.code IS NULL OR NOT EXISTS (SELECT 1 FROM grids o WHERE o.plan_id = {published} AND o.code = n.code))
-              UNION ALL
-              SELECT n.id, n.code, 'changed', n.community_code, n.households, o.households, {_geom("n", mercator)}
-              FROM grids n JOIN grids o ON o.plan_id = {published} AND o.code = n.code
-              WHERE n.plan_id = {_DRAFT} AND {spatial('n')}
-                AND (ST_AsBinary(n.geom) <> ST_AsBinary(o.geom) OR n.households <> o.households OR n.type <> o.type)
-              UNION ALL
-              SELECT o.id, o.code, 'removed', o.community_code, NULL::int, o.households, {_geom("o", mercator)}
-              FROM grids o
-              WHERE o.plan_id = {published} AND {spatial('o')} AND {_DRAFT} IS NOT NULL
-                AND NOT EXISTS (SELECT 1 FROM grids n WHERE n.plan_id = {_DRAFT} AND n.code = o.code)"""
-    return _status_wrap(sql, f, "change")
-
-
-_PLAN_FILTERS = ("plan", "version")
-_INCIDENT_FILTERS = ("status", "category", "start", "end")
-
-LAYERS: dict[str, Layer] = {
-    layer.name: layer
-    for layer in [
-        Layer(
-            "communities", "社区/村 Communities", "Community (社区) and village (村) boundaries with their 12-digit codes.",
-            "Polygon",
-            {"code": "统计用区划代码 (12 digits)", "name": "名称", "street_code": "街道/乡镇代码", "class": "urban/rural", "urban_rural_code": "城乡分类代码"},
-            ("communities",), "communities", _communities, minzoom=8,
-        ),
-        Layer(
-            "grids", "网格 Grids", "Grids of a plan (default: the published one) with coverage attributes and size status by the plan's rule.",
-            "Polygon",
-            {"code": "网格编码", "name": "名称", "type": "basic/dedicated", "dedicated_kind": "专属网格类别", "community_code": "所属社区",
-             "households": "户数", "population": "人口", "area_m2": "面积 m²", "building_count": "楼栋数",
-             "size_status": "规模: under/within/over (dedicated: 专属网格)", "plan_id": "方案 id", "plan_version": "方案版本"},
-            ("grids", "grid_plans", "communities"), "grids", _grids,
-            filters=(*_PLAN_FILTERS, "status"), statuses=("under", "within", "over", "dedicated"), mercator=True,
-        ),
-        Layer(
-            "staffing", "网格力量 Staffing", "Active staff per grid by role (网格长, 专职网格员, 兼职网格员) and staffing status.",
-            "Polygon",
-            {"code": "网格编码", "community_code": "所属社区", "households": "户数", "population": "人口", "leaders": "网格长",
-             "full_time": "专职网格员", "part_time": "兼职网格员", "total": "合计",
-             "staffing_status": "complete (网格长 + 专职网格员) / incomplete / unstaffed"},
-            ("grids", "grid_plans", "staff"), "grids", _staffing,
-            filters=(*_PLAN_FILTERS, "status"), statuses=("complete", "incomplete", "unstaffed"), mercator=True,
-        ),
-        Layer(
-            "incidents", "事件 Incidents", f"Incident points with category and status; open = status not {'/'.join(CLOSED_STATUSES)}, overdue = open past due.",
-            "Point",
-            {"external_id": "外部编号", "category": "类别", "status": "状态", "source": "来源", "grid_code": "网格编码",
-             "reported_at": "上报时间 (UTC)", "due_at": "期限 (UTC)", "open": "未结案", "overdue": "超期"},
-            ("incidents",), "incidents", _incidents, filters=_INCIDENT_FILTERS, minzoom=12, expiry=_incidents_expiry,
-        ),
-        Layer(
-            "incident_counts", "网格事件数 Incidents per grid", "Open and overdue incidents per grid of a plan (default: published).",
-            "Polygon",
-            {"code": "网格编码", "community_code": "所属社区", "total": "事件总数", "open": "未结案", "overdue": "超期"},
-            ("grids", "grid_plans", "incidents"), "grids", _incident_counts,
-            filters=(*_PLAN_FILTERS, "category", "start", "end"), expiry=_incident_counts_expiry, mercator=True,
-        ),
-        Layer(
-            "incident_density", "事件密度 Incident density", "Incidents binned in squares of 1/128 tile (weight: count) for heatmaps.",
-            "Point",
-            {"count": "事件数", "open": "未结案"},
-            ("incidents",), "incidents", _incident_density, filters=_INCIDENT_FILTERS, id_column=None, minzoom=8, binned=True,
-        ),
-        Layer(
-            "departments", "部门网格 Department grids", "Departments' own grid layers (综治, 城管 ...) for merge review (多网合一).",
-            "Polygon",
-            {"department": "部门", "dept_grid_id": "部门网格编号", "name": "名称"},
-            ("department_grids", "department_layers"), "department_grids", _departments, filters=("department",),
-        ),
-        Layer(
-            "plan_diff", "方案差异 Plan changes", "Grids added, removed or changed in a draft (default: the newest) against the published plan.",
-            "Polygon",
-            {"code": "网格编码", "change": "added/removed/changed", "community_code": "所属社区", "households": "户数 (草案)",
-             "households_before": "户数 (现行)"},
-            ("grids", "grid_plans"), "grids", _plan_diff,
-            filters=("plan", "status"), statuses=("added", "removed", "changed"), mercator=True,
-        ),
-    ]
-}
-
-
-def get_layer(name: str) -> Layer:
-    try:
-        return LAYERS[name]
-    except KeyError:
-        raise LookupError(f"unknown layer {name!r}; layers: {', '.join(LAYERS)}") from None
-
-
-def layers_using(table_or_layer: str) -> list[str]:
-    """Layers to invalidate when ``table_or_layer`` (a table name, or a layer name) changes."""
-    if table_or_layer in LAYERS and table_or_layer not in {s for layer in LAYERS.values() for s in layer.sources}:
-        return [table_or_layer]
-    hit = [name for name, layer in LAYERS.items() if table_or_layer in layer.sources]
-    if not hit:
-        raise LookupError(f"no layer shows {table_or_layer!r}; tables: {', '.join(sorted({s for l in LAYERS.values() for s in l.sources}))}")
-    return hit
+    def using(self, table_or_layer: str) -> list[str]:
+        """Layers to invalidate when ``table_or_layer`` (a table name, or a layer name) changes."""
+        if table_or_layer in self._layers and table_or_layer not in self.sources():
+            return [table_or_layer]
+        hit = [name for name, layer in self._layers.items() if table_or_layer in layer.sources]
+        if not hit:
+            raise LookupError(f"no layer shows {table_or_layer!r}; tables: {', '.join(sorted(self.sources()))}")
+        return hit

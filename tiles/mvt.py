@@ -71,7 +71,7 @@ def envelope_predicate(alias: str) -> str:
 def tile_sql(layer: Layer, filters: Filters, tile: Tile, context: dict | None = None) -> tuple[str, dict]:
     """The SQL (and its parameters) returning the tile of ``layer`` as one bytea."""
     west, south, east, north = tile.lonlat_bounds(BUFFER / EXTENT)
-    params = {**bind(filters, context), "west": west, "south": south, "east": east, "north": north, "z": tile.z, "x": tile.x, "y": tile.y, "layer_name": layer.name}
+    params = {**bind(layer, filters, context), "west": west, "south": south, "east": east, "north": north, "z": tile.z, "x": tile.x, "y": tile.y, "layer_name": layer.name}
     if layer.binned:
         params["cell"] = tile.width_m / BINS_PER_TILE
     # Layers over the grids table also select its stored EPSG:3857 outline and clearance (migration 0010).
@@ -118,5 +118,5 @@ def next_change(connection, layer: Layer, filters: Filters, tile: Tile, context:
     if layer.expiry is None:
         return None
     west, south, east, north = tile.lonlat_bounds(BUFFER / EXTENT)
-    params = {**bind(filters, context), "west": west, "south": south, "east": east, "north": north}
+    params = {**bind(layer, filters, context), "west": west, "south": south, "east": east, "north": north}
     return connection.execute(text(layer.expiry(filters, envelope_predicate)), params).scalar_one()

@@ -10,17 +10,20 @@ from fastapi.staticfiles import StaticFiles
 
 from sqlalchemy.exc import OperationalError
 
-from gridplanner import __version__, jobs
+from gridplanner import __version__
+from gridplanner.api import jobs
 from gridplanner.api import errors
 from gridplanner.api import limits
 from gridplanner.api.limits import BodySizeLimit
-from gridplanner.auth import authorize, locking
+from gridplanner.api import locking
+from gridplanner.api.security import authorize
 from gridplanner.api.routes import grids, health, plans, store_views
 from gridplanner.api.routes import collections, tiles
 from gridplanner.api.routes import incidents, staff
 from gridplanner.api.routes import dashboard, edits
 from gridplanner.api.routes import auth as auth_routes
 from gridplanner.settings import get_settings
+from tiles import cache as tile_cache
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
@@ -48,10 +51,12 @@ def create_app() -> FastAPI:
         # Every route but health, login and logout needs a user or an API key (docs/security.md).
         dependencies=[Depends(authorize)],
     )
+    settings = get_settings()
+    tile_cache.configure(settings.tile_cache_mb * 2**20)
     errors.install(app)
     locking.install(app)
     limits.install(app)
-    app.add_middleware(BodySizeLimit, max_bytes=get_settings().max_upload_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
     app.include_router(health.router, prefix=API_PREFIX)
     # Starlette tries routes in order: the lookups other systems call most come first.
     app.include_router(grids.router, prefix=API_PREFIX)

@@ -1,9 +1,11 @@
-"""Request-scoped resources: a database session per request."""
+"""Request-scoped resources: a database session per request (``SessionDep`` in a route's signature)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Annotated
 
+from fastapi import Depends
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
@@ -30,3 +32,7 @@ async def get_session() -> AsyncIterator[Session]:
             await run_in_threadpool(session.close)
         else:
             session.close()
+
+
+#: The request's session, declared once for every route.
+SessionDep = Annotated[Session, Depends(get_session)]

@@ -17,12 +17,12 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, APIKeyHeader
 from sqlalchemy.orm import Session
 
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.api.limits import RateLimiter, check_geojson_limits
 from gridplanner.auth.audit import record as record_audit
 from gridplanner.auth.accounts import key_principal, sha256
 from gridplanner.auth.keycache import KEYS
-from gridplanner.auth.locking import check_version, parse_if_match
+from gridplanner.api.locking import check_version, parse_if_match
 from gridplanner.auth.principal import Principal
 from gridplanner.auth.sessions import COOKIE, session_principal
 from gridplanner.settings import get_settings
@@ -41,7 +41,6 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (`gridplanner users key create`)")
 session_cookie = APIKeyCookie(name=COOKIE, auto_error=False, description="the web session from POST /api/v1/auth/login")
 
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def _route_path(request: Request) -> str:

@@ -102,7 +102,7 @@ def import_layer(
 @import_app.command("sample")
 def import_sample(directory: Annotated[Optional[Path], typer.Argument(help="Default: data/boundaries.")] = None) -> None:
     """The whole sample district: communities, buildings, roads, rivers, dedicated areas, department layers."""
-    from gridplanner.sample_load import load_sample
+    from gridplanner.importing.sample import load_sample
     from gridplanner.settings import get_settings
 
     with import_transaction() as session:

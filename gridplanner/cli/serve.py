@@ -39,7 +39,7 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
 
     from gridplanner import plans
     from gridplanner.cli.importing import import_transaction, print_report
-    from gridplanner.sample_load import load_sample
+    from gridplanner.importing.sample import load_sample
     from gridplanner.store import models as m
     from gridplanner.store.database import session_scope
 

@@ -125,7 +125,7 @@ def key_revoke(key_id: int) -> None:
 @plans_app.command("rollback")
 def rollback(version: int, actor: Annotated[str, typer.Option(help="the name written to the audit log")] = "cli") -> None:
     """Publish again the grids of the plan published as VERSION, under a new version number."""
-    from gridplanner.plan_rollback import rollback as do_rollback
+    from gridplanner.plans.rollback import rollback as do_rollback
 
     with _session() as s:
         plan = do_rollback(s, version=version, actor=actor)

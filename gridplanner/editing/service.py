@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gis.coverage import followed_footprints, settle
-from tiles import cache as tile_cache
+from gridplanner import maplayers
 
 from gridplanner import plans
 from gridplanner.coding import assign_codes
@@ -26,8 +26,9 @@ from gridplanner.editing import geometry, log
 from gridplanner.editing.diff import change_counts, diff_grids
 from gridplanner.editing.geometry import EditError
 from gridplanner.editing.validation import validate_grids
-from gridplanner.grid_codes import active_rule
+from gridplanner.plans.codes import active_rule
 from gridplanner.planning import SizeRule
+from gridplanner.planning.rules import size_rules
 from gridplanner.store import frames
 from gridplanner.store import models as m
 
@@ -153,7 +154,7 @@ def _close(session: Session, plan_id: int, action: str, actor: str, params: dict
     version = _bump(session, plan_id)
     touched = [shapely.from_wkb(r["wkb"]) for r in before + after]
     if touched:
-        tile_cache.invalidate("grids", tuple(shapely.total_bounds(touched)), connection=session)
+        maplayers.invalidate("grids", tuple(shapely.total_bounds(touched)), connection=session)
     communities = sorted({r["community_code"] for r in before + after})
     return EditOutcome(version, after_ids, removed, validate_plan(session, plan_id, communities), extra or {})
 
@@ -339,7 +340,7 @@ def history(session: Session, plan_id: int) -> dict:
 def plan_rules(settings: dict) -> dict[str, SizeRule]:
     """The size rules the plan was made with (urban and rural), else the defaults."""
     saved = settings.get("rules") if isinstance(settings, dict) else None
-    rules = plans.size_rules()
+    rules = size_rules()
     if isinstance(saved, dict):
         for cls in ("urban", "rural"):
             r = saved.get(cls)
@@ -393,7 +394,7 @@ def plan_diff(session: Session, plan_id: int) -> dict:
 
 
 def _code_changes(session: Session, draft: gpd.GeoDataFrame, previous: gpd.GeoDataFrame | None) -> dict:
-    """What :func:`gridplanner.grid_codes.code_plan` would do at publication, without writing it."""
+    """What :func:`gridplanner.plans.codes.code_plan` would do at publication, without writing it."""
     if draft.empty:
         return {"events": {}, "kept": [], "new": [], "retired": sorted(previous["code"].dropna()) if previous is not None else [], "by_grid": {}}
     prev = previous[previous["code"].notna()][["code", "community_code", "type", "geom"]] if previous is not None else None

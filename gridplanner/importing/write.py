@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from gis.shapes import as_multi
-from tiles import cache as tile_cache
+from gridplanner import maplayers
 
 from gridplanner.coding.divisions import township_kind
 from gridplanner.importing.prepare import Prepared, prepare
@@ -87,7 +87,7 @@ def write_prepared(session: Session, prep: Prepared, *, replace: bool = False, a
         if prep.kind in _TILE_TABLES:
             # Replaced rows may lie anywhere: drop the layer's tiles whole when replacing, else the file's box.
             bbox = None if replace or prep.kind == "layer" else tuple(prep.data.total_bounds)
-            tile_cache.invalidate(_TILE_TABLES[prep.kind], bbox, connection=session)
+            maplayers.invalidate(_TILE_TABLES[prep.kind], bbox, connection=session)
         session.add(
             m.AuditEntry(
                 actor=actor,

@@ -19,7 +19,7 @@ from gridplanner.incidents.catalogue import time_limits
 from gridplanner.incidents.lifecycle import CLOSED_STATUSES, STATUSES
 from gridplanner.incidents.locate import OPEN_SQL, community_at, fulltime_of
 from gridplanner.incidents.service import in_china, to_cgcs2000
-from gridplanner.staffing.published import published_plan_id
+from gridplanner.plans.published import published_plan_id
 from gridplanner.store import models as m
 
 COLUMNS = {

@@ -13,7 +13,7 @@ from gis import webcoords
 from gridplanner.incidents.catalogue import category as get_category
 from gridplanner.incidents.lifecycle import REPORTED, STATUSES, IncidentNotFound
 from gridplanner.incidents.locate import OPEN_SQL, locate_incidents
-from gridplanner.staffing.published import check_grid_code
+from gridplanner.plans.published import check_grid_code
 from gridplanner.store import models as m
 
 #: Rough mainland box (with islands): a point outside it is a mistake (swapped or zeroed coordinates).

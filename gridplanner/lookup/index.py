@@ -6,7 +6,7 @@ flips the status), so an index stays right for as long as its plan exists. It is
 database, id, creation time, version and publication time; a plan deleted and another created with the same id
 (after ``TRUNCATE ... RESTART IDENTITY``) differs in creation time. Drafts are always answered by SQL.
 
-Answers are those of the SQL in :func:`gridplanner.lookup.lookup_points`: a point belongs to every grid it
+Answers are those of the SQL in :func:`gridplanner.lookup.service.lookup_points`: a point belongs to every grid it
 intersects (boundary included) and the lowest code wins, in the database's own order of codes (the index keeps
 the grids in ``ORDER BY code`` order and takes the first hit).
 """

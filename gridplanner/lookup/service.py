@@ -2,7 +2,7 @@
 lineage, the change feed between published versions and the department crosswalk.
 
 The work is SQL run by PostGIS on the GiST index of ``grids.geom``, except batches on a published (or archived)
-plan, which an in-memory STRtree of its grids answers (:mod:`gridplanner.lookup_index`, same answers); points
+plan, which an in-memory STRtree of its grids answers (:mod:`gridplanner.lookup.index`, same answers); points
 and boxes arrive here already in CGCS2000 lon/lat (callers convert GCJ-02/BD-09 with :mod:`gis.webcoords`). On
 a shared edge a point lies in two grids: the lowest code wins, so the answer never depends on row order.
 """
@@ -20,7 +20,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.webcoords import WGS84, normalise_system, transform, transform_geometries
-from gridplanner import lookup_index, lookup_reads
+from gridplanner.lookup import index as lookup_index
+from gridplanner.lookup import reads as lookup_reads
 
 #: At most this many points in one batch request.
 BATCH_LIMIT = 10_000
@@ -108,7 +109,7 @@ def lookup_point_json(session: Session, lon: float, lat: float, plan_id: int | N
     """The grid holding the CGCS2000 point (lon, lat) as JSON text: code, name, type, community, street,
     district, staff contact (网格长, 专职网格员), plan, and ``query`` echoed; None when no grid holds it.
 
-    Read on a connection of :mod:`gridplanner.lookup_reads` when ``session`` has not begun a transaction.
+    Read on a connection of :mod:`gridplanner.lookup.reads` when ``session`` has not begun a transaction.
 
     Raises :class:`PlanNotFound`."""
     params = _point_params(lon, lat, plan_id, query)
@@ -163,7 +164,7 @@ def lookup_points(session: Session, plan_id: int, lon: np.ndarray, lat: np.ndarr
 
 def lookup_codes(session: Session, plan_id: int, lon: np.ndarray, lat: np.ndarray) -> list[str | None]:
     """What :func:`lookup_points` answers, from this process's in-memory index of the plan when it is not a
-    draft (:mod:`gridplanner.lookup_index`, built on first use), else by the SQL."""
+    draft (:mod:`gridplanner.lookup.index`, built on first use), else by the SQL."""
     index = lookup_index.plan_index(session, plan_id)
     if index is None:
         return lookup_points(session, plan_id, lon, lat)

@@ -13,9 +13,9 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gis.errors import InputError
-from tiles import cache as tile_cache
+from gridplanner import maplayers
 
-from gridplanner.grid_codes import code_plan, record_publication
+from gridplanner.plans.codes import code_plan, record_publication
 from gridplanner.planning import SizeRule, divide
 from gridplanner.planning.rules import size_rules
 from gridplanner.staffing.reassign import reassign_after_publish
@@ -188,7 +188,7 @@ def write_grids(session: Session, plan_id: int, grids, *, source: str) -> list[i
             }
         )
     ids = list(session.execute(insert(m.Grid.__table__).returning(m.Grid.id, sort_by_parameter_order=True), rows).scalars())
-    tile_cache.invalidate("grids", tuple(g.total_bounds), connection=session)
+    maplayers.invalidate("grids", tuple(g.total_bounds), connection=session)
     return ids
 
 
@@ -215,7 +215,7 @@ def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridP
     changes = record_publication(session, plan, coding)
     plan.report = {**(plan.report or {}), "code_changes": changes}
     # Which plan is published changed: every tile drawn from "the published plan" is stale.
-    tile_cache.invalidate("grid_plans", None, connection=session)
+    maplayers.invalidate("grid_plans", None, connection=session)
     # Staff and open incidents follow the new grids; what cannot move is listed in reassignment_issues.
     reassign_after_publish(session, plan)
     _audit(session, actor, "publish", plan_id, {"version": version, "previous": previous.id if previous else None, "grids": n, "code_changes": changes})

@@ -1,4 +1,5 @@
-"""The grids staff and incidents are attached to: those of the published plan (codes are stable across plans)."""
+"""The published plan as the rest of the product sees it: its id, its grid codes and grids, the grids staff and
+incidents are attached to (codes are stable across plans)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gridplanner import plans
+from gridplanner.plans.drafts import PlanError, publish
 from gridplanner.auth.audit import record
 from gridplanner.store import models as m
 
@@ -24,11 +24,11 @@ def rollback(session: Session, *, version: int | None = None, plan_id: int | Non
     if target is None:
         raise LookupError(f"no plan with {'version ' + str(version) if version is not None else 'id ' + str(plan_id)}")
     if target.status != "archived":
-        raise plans.PlanError(f"plan {target.id} is {target.status}; only an archived (earlier published) plan can be rolled back to")
+        raise PlanError(f"plan {target.id} is {target.status}; only an archived (earlier published) plan can be rolled back to")
     draft = m.GridPlan(name=f"回滚至 v{target.version}: {target.name}", status="draft", based_on_id=target.id, created_by=actor, settings={"rollback_of": target.id}, report={})
     session.add(draft)
     session.flush()
     session.execute(text(f"INSERT INTO grids (plan_id, {_COLS}) SELECT :new, {_COLS} FROM grids WHERE plan_id = :old ORDER BY id"), {"new": draft.id, "old": target.id})
-    published = plans.publish(session, draft.id, actor=actor)
+    published = publish(session, draft.id, actor=actor)
     record(session, actor, "rollback", "grid_plan", published.id, {"to_version": target.version, "from_plan": target.id, "new_version": published.version})
     return published

@@ -11,10 +11,10 @@ import folium
 from folium.plugins import HeatMap
 from sqlalchemy.orm import Session
 
-from gridplanner import plans
 from gridplanner.reports.offline import MAP_CSS, MAP_JS, ReportError, inline_assets
 from tiles.features import items
-from tiles.layers import LAYERS, Filters
+from gridplanner.maplayers import LAYERS
+from tiles.layers import Filters
 
 ALL = 10_000_000
 SEQUENTIAL = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]
@@ -22,14 +22,8 @@ SIZE_STATUS = {"under": ("偏小", "#74add1"), "within": ("适中", "#66bd63"), 
 STAFFING_STATUS = {"complete": ("配齐", "#1a9850"), "incomplete": ("不全", "#fdae61"), "unstaffed": ("无人", "#d73027")}
 
 
-def _context() -> dict:
-    rules = plans.size_rules()
-    return {"urban_min": rules["urban"].min_households, "urban_max": rules["urban"].max_households,
-            "rural_min": rules["rural"].min_households, "rural_max": rules["rural"].max_households}
-
-
 def _features(session: Session, layer: str, filters: Filters) -> list[dict]:
-    page, _ = items(session, LAYERS[layer], filters, limit=ALL, context=_context())
+    page, _ = items(session, LAYERS[layer], filters, limit=ALL)
     return page
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridplanner.staffing.published import published_codes
+from gridplanner.plans.published import published_codes
 from gridplanner.staffing.validation import FieldError, clean_name, clean_phone, clean_role, mask_id_number
 from gridplanner.store import models as m
 

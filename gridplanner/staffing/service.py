@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridplanner.staffing.published import check_grid_code
+from gridplanner.plans.published import check_grid_code
 from gridplanner.staffing.validation import clean_name, clean_phone, clean_role, mask_id_number
 from gridplanner.store import models as m
 

@@ -23,7 +23,7 @@ def seed_store(session: Session) -> dict:
     """Load, plan (a few communities, to keep the run short) and publish; staff and incidents on top."""
     from gridplanner import plans
     from gridplanner.incidents.hotline import import_hotline
-    from gridplanner.sample_load import load_sample
+    from gridplanner.importing.sample import load_sample
     from gridplanner.staffing.roster import import_roster
 
     load_sample(session, SAMPLE)

@@ -6,19 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
-from gridplanner import plan_rollback, plans
-from gridplanner.api.dependencies import get_session
+from gridplanner import plans
+from gridplanner.plans import rollback as plan_rollback
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.auth.accounts import authenticate
-from gridplanner.auth.dependencies import PrincipalDep, _limiter, require_role
+from gridplanner.api.security import PrincipalDep, _limiter, require_role
 from gridplanner.auth.principal import Principal
 from gridplanner.auth.sessions import COOKIE, close_session, open_session
 from gridplanner.settings import get_settings
 from gridplanner.store import models as m
 
 router = APIRouter(tags=["accounts"])
-SessionDep = Annotated[Session, Depends(get_session)]
 BAD_LOGIN = "wrong user name or password"
 
 

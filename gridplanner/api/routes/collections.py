@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
-from gridplanner.api.dependencies import get_session
-from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, check_plan, resolve_layer, size_context
+from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, check_plan, resolve_layer
 from tiles import features
-from tiles.layers import LAYERS, Filters, Layer, get_layer
+from gridplanner.maplayers import LAYERS, get_layer
+from tiles.layers import Filters, Layer
 
 router = APIRouter(prefix="/collections", tags=["collections (OGC API – Features)"])
-SessionDep = Annotated[Session, Depends(get_session)]
 GEOJSON = "application/geo+json"
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"
@@ -129,7 +129,7 @@ def items(
     lay = resolve_layer(layer, filters)
     box = _bbox(bbox)
     check_plan(session, filters)
-    page, matched = features.items(session, lay, filters, bbox=box, limit=limit, offset=offset, cell_m=_cell(lay, cell), context=size_context())
+    page, matched = features.items(session, lay, filters, bbox=box, limit=limit, offset=offset, cell_m=_cell(lay, cell))
     links = [
         {"rel": "self", "type": GEOJSON, "href": str(request.url)},
         {"rel": "collection", "type": "application/json", "href": f"{_base(request)}/{lay.name}"},
@@ -166,7 +166,7 @@ def item(
     """One feature by id; grid layers look in the published plan unless ``plan`` or ``version`` is given."""
     lay = resolve_layer(layer, filters)
     check_plan(session, filters)
-    feature = features.item(session, lay, feature_id, filters, cell_m=_cell(lay, cell), context=size_context())
+    feature = features.item(session, lay, feature_id, filters, cell_m=_cell(lay, cell))
     if feature is None:
         view = ", ".join(f"{k}={v}" for k, v in Filters.query_string(filters).items()) or "the default view"
         raise HTTPException(404, detail=f"no feature {feature_id!r} in layer {lay.name!r} ({view})")

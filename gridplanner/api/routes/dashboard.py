@@ -8,16 +8,14 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.incidents.lifecycle import CLOSED_STATUSES, STATUSES
 from gridplanner.store import models as m
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"])
-SessionDep = Annotated[Session, Depends(get_session)]
 CHINA_TIME = timezone(timedelta(hours=8))
 
 _OPEN = "(i.status <> ALL(:closed))"

@@ -21,15 +21,14 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from gridplanner import plans
-from gridplanner.auth.dependencies import READ_METHODS, PrincipalDep, require_write_for_district
+from gridplanner.api.security import READ_METHODS, PrincipalDep, require_write_for_district
 from gridplanner.editing import log as edit_log
 from gridplanner.store import models as m
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.editing import service
 from gridplanner.editing.geometry import EditError
 from gridplanner.planning import SizeRule
 
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def _touched_communities(session: Session, plan_id: int, action: str, body: dict) -> set[str]:

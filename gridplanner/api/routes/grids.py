@@ -15,17 +15,16 @@ from typing import Annotated
 
 import numpy as np
 import psycopg
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from gridplanner import lookup
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.api.routes import grids_codes
 
 router = APIRouter(tags=["grid lookup"])
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class Crs(str, Enum):

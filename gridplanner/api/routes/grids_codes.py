@@ -6,18 +6,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from gridplanner import lookup
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.coding import CodeError, decode_code
-from gridplanner.grid_codes import active_rule
+from gridplanner.plans.codes import active_rule
 
 router = APIRouter(tags=["grid codes"])
-SessionDep = Annotated[Session, Depends(get_session)]
 CodeParam = Annotated[str, Path(min_length=1, max_length=32, description="grid code, or a 6/9/12-digit division code", examples=["330106001001001"])]
 
 

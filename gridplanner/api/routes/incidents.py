@@ -10,17 +10,15 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile, 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from gridplanner import auth
-from gridplanner.api.dependencies import get_session
+from gridplanner.api import security
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.incidents import catalogue as cat
 from gridplanner.incidents import lifecycle, service
 from gridplanner.incidents.hotline import IncidentImportError, import_hotline
-from gridplanner.staffing.published import UnknownGridError
+from gridplanner.plans.published import UnknownGridError
 
-router = APIRouter(prefix="/incidents", tags=["incidents"], dependencies=[Depends(auth.admin_writes)])
-SessionDep = Annotated[Session, Depends(get_session)]
+router = APIRouter(prefix="/incidents", tags=["incidents"], dependencies=[Depends(security.admin_writes)])
 Status = Literal["上报", "受理", "派遣", "处置", "核查", "结案", "评价"]
 Crs = Literal["wgs84", "cgcs2000", "gcj02", "bd09"]
 

@@ -10,14 +10,15 @@ from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gridplanner import jobs, plans
-from gridplanner import auth
-from gridplanner.api.dependencies import get_session
+from gridplanner import plans
+from gridplanner.api import jobs
+from gridplanner.api import security
+from gridplanner.api.dependencies import SessionDep
+from gridplanner.planning.rules import SizeRule, size_rules
 from gridplanner.store import models as m
 from gridplanner.store.geojson import feature_collection
 
-router = APIRouter(prefix="/plans", tags=["plans"], dependencies=[Depends(auth.plan_writes)])
-SessionDep = Annotated[Session, Depends(get_session)]
+router = APIRouter(prefix="/plans", tags=["plans"], dependencies=[Depends(security.plan_writes)])
 
 
 class PlanOut(BaseModel):
@@ -114,7 +115,7 @@ def divide_plan(plan_id: int, body: DivideRequest, session: SessionDep) -> JobRe
     plan = _plan(session, plan_id)
     if plan.status != "draft":
         raise HTTPException(409, f"plan {plan_id} is {plan.status}; only drafts can be planned")
-    rules = plans.size_rules(body.min_households, body.max_households, body.rural_min_households, body.rural_max_households)
+    rules = size_rules(body.min_households, body.max_households, body.rural_min_households, body.rural_max_households)
 
     def work(job_session: Session, progress) -> dict:
         report = plans.divide_into_draft(job_session, plan_id, communities=body.communities, rules=rules, progress=progress, actor="api")
@@ -131,7 +132,7 @@ def merge_plan(plan_id: int, body: MergeRequest, session: SessionDep) -> JobRef:
     plan = _plan(session, plan_id)
     if plan.status != "draft":
         raise HTTPException(409, f"plan {plan_id} is {plan.status}; only drafts can be changed")
-    rule = plans.SizeRule(body.min_households, body.max_households)
+    rule = SizeRule(body.min_households, body.max_households)
 
     def work(job_session: Session, progress) -> dict:
         report = plans.merge_into_draft(job_session, plan_id, base=body.base, sliver_area_m2=body.sliver_area_m2, sliver_width_m=body.sliver_width_m, rule=rule, progress=progress, actor="api")

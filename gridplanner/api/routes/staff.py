@@ -8,20 +8,18 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Response, Up
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import text
-from sqlalchemy.orm import Session
 
-from gridplanner import auth
-from gridplanner.api.dependencies import get_session
+from gridplanner.api import security
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.staffing import compliance as comp
 from gridplanner.staffing import service
-from gridplanner.staffing.published import UnknownGridError
+from gridplanner.plans.published import UnknownGridError
 from gridplanner.staffing.roster import RosterError, import_roster
 from gridplanner.staffing.rules import StaffingRules
 from gridplanner.staffing.validation import FieldError
 from gridplanner.store import models as m
 
-router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(auth.admin_writes)])
-SessionDep = Annotated[Session, Depends(get_session)]
+router = APIRouter(prefix="/staff", tags=["staff"], dependencies=[Depends(security.admin_writes)])
 Role = Literal["网格长", "专职网格员", "兼职网格员"]
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

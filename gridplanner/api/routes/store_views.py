@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.store import models as m
 from gridplanner.store.geojson import feature_collection
 
 router = APIRouter()
-SessionDep = Annotated[Session, Depends(get_session)]
 
 
 class CommunityOut(BaseModel):

@@ -14,16 +14,16 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from gridplanner import plans
-from gridplanner.api.dependencies import get_session
+from gridplanner.api.dependencies import SessionDep
 from gridplanner.store.database import database_url
 from tiles import cache, mvt
 from tiles.features import extent
-from tiles.layers import LAYERS, Filters, FilterError, Layer, check_filters, get_layer
+from gridplanner import maplayers
+from gridplanner.maplayers import LAYERS, get_layer
+from tiles.layers import Filters, FilterError, Layer, check_filters
 from tiles.tilemath import Tile, TileError
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
-SessionDep = Annotated[Session, Depends(get_session)]
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 LAYER_LIST = ", ".join(LAYERS)
@@ -73,17 +73,6 @@ def check_plan(session: Session, filters: Filters) -> None:
         raise HTTPException(404, detail=f"no published plan version {filters.version}")
 
 
-def size_context() -> dict:
-    """The size rule a plan without one of its own is measured by."""
-    rules = plans.size_rules()
-    return {
-        "urban_min": rules["urban"].min_households,
-        "urban_max": rules["urban"].max_households,
-        "rural_min": rules["rural"].min_households,
-        "rural_max": rules["rural"].max_households,
-    }
-
-
 @lru_cache(maxsize=8)
 def _libpq_dsn(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
@@ -91,7 +80,7 @@ def _libpq_dsn(url: str) -> str:
 
 def _ensure_listener() -> None:
     # Called on every tile request: the URL is parsed once per database, not per request.
-    cache.listen(_libpq_dsn(database_url()))
+    maplayers.listen(_libpq_dsn(database_url()))
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:
@@ -192,9 +181,8 @@ def tile(
         state = "miss"
         check_plan(session, filters)
         generation = cache.TILE_CACHE.generation(lay.name)
-        context = size_context()
-        data = mvt.render(session, lay, filters, address, context)
-        due = mvt.next_change(session, lay, filters, address, context)
+        data = mvt.render(session, lay, filters, address)
+        due = mvt.next_change(session, lay, filters, address)
         entry = cache.CachedTile(data, cache.etag_of(data), address.lonlat_bounds(mvt.BUFFER / mvt.EXTENT), due.timestamp() if due else None)
         cache.TILE_CACHE.put(key, entry, generation)
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "X-Tile-Cache": state}
