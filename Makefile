@@ -1,5 +1,5 @@
 # Two commands do everything on a fresh machine: `make demo` and `make test`.
-.PHONY: setup demo test db-start db-stop bench clean
+.PHONY: setup demo test test-fast db-start db-stop bench clean
 
 VENV := .venv/bin
 
@@ -12,6 +12,11 @@ demo: setup
 test: setup
 	$(VENV)/gridplanner db start
 	$(VENV)/python -m pytest -n 2 -q
+
+# The inner loop: everything but the tests marked slow (CI runs `make test`, all of them).
+test-fast: setup
+	$(VENV)/gridplanner db start
+	$(VENV)/python -m pytest -n 2 -q -m "not slow"
 
 db-start: setup
 	$(VENV)/gridplanner db start

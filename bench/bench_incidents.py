@@ -174,7 +174,7 @@ def run_rowwise(data: bytes, n: int) -> float:
     from sqlalchemy import text
 
     from gridplanner.incidents.locate import OPEN_SQL, community_at, fulltime_of, grid_join
-    from gridplanner.plans.published import published_plan_id
+    from gridplanner.store.published import published_plan_id
     from gridplanner.store.database import session_scope
 
     frame = pd.read_csv(pd.io.common.BytesIO(data), nrows=n, dtype={"id": str})

@@ -12,6 +12,8 @@ import shapely
 from gis.io import read_vector
 from gridplanner.merging import merge_layers
 
+pytestmark = pytest.mark.slow  # whole districts and real data: `make test-fast` leaves these out
+
 DATA = Path(__file__).resolve().parent.parent / "data" / "boundaries"
 FILES = {"综治": "综治.gpkg", "城管": "城管.shp", "党建": "党建.fgb"}
 

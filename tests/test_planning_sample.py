@@ -5,6 +5,8 @@ import pytest
 from gridplanner.planning import SizeRule, divide
 from test_planning_checks import assert_guarantees, same_result
 
+pytestmark = pytest.mark.slow  # whole districts and real data: `make test-fast` leaves these out
+
 sampledata = pytest.importorskip("gridplanner.sampledata.district")
 
 

@@ -25,6 +25,8 @@ from gridplanner.planning.quality import size_figures
 from gridplanner.planning.rules import size_rules
 from test_planning_checks import assert_guarantees
 
+pytestmark = pytest.mark.slow  # whole districts and real data: `make test-fast` leaves these out
+
 DATA = Path(__file__).resolve().parent / "data" / "realdata"
 DEPARTMENTS = ("综治", "城管", "党建")
 #: The size rule where it can be met at all (planning.quality): the bar both engines must clear on real data.

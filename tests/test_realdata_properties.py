@@ -74,6 +74,8 @@ from gis.io import read_vector, write_vector
 from gridplanner.merging import merge_layers
 from gridplanner.planning import SizeRule, divide, estimate_households
 
+pytestmark = pytest.mark.slow  # whole districts and real data: `make test-fast` leaves these out
+
 DATA = Path(__file__).resolve().parent / "data" / "realdata"
 METRIC = {"nanshan": 4547, "gusu": 4549}
 #: Nanshan's 102 ha block 440305001018 (398 buildings) takes ~2 s alone: left out to keep examples fast.

@@ -28,10 +28,10 @@ SCRIPT = ROOT / "tests" / "e2e" / "run.mjs"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 CHROMIUM = Path("/usr/bin/chromium")
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     not (CHROMIUM.exists() and shutil.which("node") and (ROOT / "web" / "node_modules" / "playwright-core").is_dir()),
     reason="needs /usr/bin/chromium, node and web/node_modules/playwright-core (scripts/setup.sh installs them)",
-)
+)]
 
 
 def _free_port() -> int:

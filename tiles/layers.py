@@ -19,6 +19,10 @@ Spatial = Callable[[str], str]
 MERCATOR_COLUMNS = ("geom_3857", "clearance_3857")
 
 
+class UnknownLayer(LookupError):
+    """A layer name the catalog does not have."""
+
+
 class FilterError(ValueError):
     """A query-string filter the layer does not take, or a value it cannot have."""
 
@@ -140,7 +144,7 @@ class Catalog(Mapping[str, Layer]):
         try:
             return self._layers[name]
         except KeyError:
-            raise LookupError(f"unknown layer {name!r}; layers: {', '.join(self._layers)}") from None
+            raise UnknownLayer(f"unknown layer {name!r}; layers: {', '.join(self._layers)}") from None
 
     def sources(self) -> set[str]:
         return {s for layer in self._layers.values() for s in layer.sources}

@@ -1,4 +1,9 @@
-"""Error responses: one JSON shape, ``{"detail": ..., "problems": [...]}``, for every 4xx/5xx we raise."""
+"""Error responses: one JSON shape, ``{"detail": ..., "problems": [...]}``, for every 4xx/5xx we raise.
+
+Routes raise the domain's own errors; :data:`STATUS` says which HTTP status answers each, and :func:`install`
+puts one handler per entry on the app. Only named domain classes are here: a bare ``ValueError`` or
+``KeyError`` from a bug must stay a 500 (an internal error), never be answered as the client's mistake.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,45 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from gis.errors import VectorInputError
+from gridplanner.incidents.catalogue import UnknownCategory
+from gridplanner.incidents.lifecycle import IncidentNotFound, TransitionError
+from gridplanner.incidents.service import CoordinateError
+from gridplanner.lookup import PlanNotFound, VersionGone
+from gridplanner.plans import PlanError
+from gridplanner.staffing.service import StaffNotFound
+from gridplanner.store.published import UnknownGridError
+from tiles.layers import FilterError, UnknownLayer
+from tiles.tilemath import TileError
+
+#: Domain error -> HTTP status. Subclasses before their bases (the first match wins).
+STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (VersionGone, 410),            # a version older than the change feed keeps
+    (PlanNotFound, 404),
+    (StaffNotFound, 404),
+    (IncidentNotFound, 404),
+    (UnknownLayer, 404),
+    (PlanError, 409),              # the plan's state does not allow it (not a draft, already published ...)
+    (TransitionError, 409),        # a step the incident lifecycle does not allow
+    (FilterError, 400),            # query-string filters of a map layer (OGC API style)
+    (TileError, 400),
+    (UnknownCategory, 422),
+    (CoordinateError, 422),
+    (UnknownGridError, 422),
+)
+
+
+def status_of(exc: Exception) -> int | None:
+    """The status :data:`STATUS` gives ``exc``, or None when it is no domain error we answer."""
+    return next((status for kind, status in STATUS if isinstance(exc, kind)), None)
 
 
 def install(app: FastAPI) -> None:
+    async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status_of(exc) or 500, content={"detail": str(exc)})
+
+    for kind, _status in STATUS:
+        app.add_exception_handler(kind, domain_error)
+
     @app.exception_handler(VectorInputError)
     async def bad_input(_: Request, exc: VectorInputError) -> JSONResponse:
         return JSONResponse(

@@ -18,6 +18,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gis.coverage import followed_footprints, settle
+from gridplanner.auth.audit import record
 from gridplanner import maplayers
 
 from gridplanner import plans
@@ -150,7 +151,7 @@ def _finish(session: Session, plan_id: int, action: str, actor: str, params: dic
 def _close(session: Session, plan_id: int, action: str, actor: str, params: dict, before: list[dict], after: list[dict], extra: dict | None = None) -> EditOutcome:
     after_ids = [r["id"] for r in after]
     removed = sorted({r["id"] for r in before} - set(after_ids))
-    session.add(m.AuditEntry(actor=actor, action=f"edit: {action}", entity="grid_plan", entity_id=str(plan_id), detail={**params, "changed": after_ids, "removed": removed, **(extra or {})}))
+    record(session, actor, f"edit: {action}", "grid_plan", plan_id, {**params, "changed": after_ids, "removed": removed, **(extra or {})})
     version = _bump(session, plan_id)
     touched = [shapely.from_wkb(r["wkb"]) for r in before + after]
     if touched:

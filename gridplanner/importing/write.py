@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from gis.shapes import as_multi
+from gridplanner.auth.audit import record
 from gridplanner import maplayers
 
 from gridplanner.coding.divisions import township_kind
@@ -88,15 +89,8 @@ def write_prepared(session: Session, prep: Prepared, *, replace: bool = False, a
             # Replaced rows may lie anywhere: drop the layer's tiles whole when replacing, else the file's box.
             bbox = None if replace or prep.kind == "layer" else tuple(prep.data.total_bounds)
             maplayers.invalidate(_TILE_TABLES[prep.kind], bbox, connection=session)
-        session.add(
-            m.AuditEntry(
-                actor=actor,
-                action=f"import {prep.kind}",
-                entity=prep.kind if prep.kind != "layer" else "department_layer",
-                entity_id=prep.department,
-                detail={k: v for k, v in report.as_dict().items() if k in ("source", "inserted", "updated", "replaced")} | {"repairs": len(report.repairs)},
-            )
-        )
+        record(session, actor, f"import {prep.kind}", prep.kind if prep.kind != "layer" else "department_layer", prep.department,
+               {k: v for k, v in report.as_dict().items() if k in ("source", "inserted", "updated", "replaced")} | {"repairs": len(report.repairs)})
     return report
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from gridplanner.auth.audit import record
 from gridplanner.store import models as m
 
 URBAN, SOCIAL = "数字城管事件", "社会治理事件"
@@ -93,5 +94,5 @@ def set_category(session: Session, name: str, *, time_limit_hours: float, kind: 
         row.kind = kind if kind is not None else row.kind
         row.sort = sort if sort is not None else row.sort
     session.flush()
-    session.add(m.AuditEntry(actor=actor, action="set category", entity="incident_category", entity_id=name, detail={"time_limit_hours": time_limit_hours, "active": active}))
+    record(session, actor, "set category", "incident_category", name, {"time_limit_hours": time_limit_hours, "active": active})
     return Category(row.name, row.kind, row.time_limit_hours, row.sort, row.active)

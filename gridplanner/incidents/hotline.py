@@ -15,12 +15,12 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gridplanner.auth.audit import record
 from gridplanner.incidents.catalogue import time_limits
 from gridplanner.incidents.lifecycle import CLOSED_STATUSES, STATUSES
 from gridplanner.incidents.locate import OPEN_SQL, community_at, fulltime_of
 from gridplanner.incidents.service import in_china, to_cgcs2000
-from gridplanner.plans.published import published_plan_id
-from gridplanner.store import models as m
+from gridplanner.store.published import published_plan_id
 
 COLUMNS = {
     "id": ("id", "external_id", "工单编号", "工单号", "案卷号", "编号"),
@@ -159,8 +159,8 @@ def import_frame(session: Session, frame: pd.DataFrame, source: str, *, actor: s
     row = insert_staged(session, source, len(frame))
     report.inserted, report.no_grid, report.no_grid_ids = int(row.n), int(row.no_grid), list(row.ids or [])
     report.skipped_existing = report.rows - report.inserted
-    session.add(m.AuditEntry(actor=actor, action="import incidents", entity="incident", entity_id=None,
-                             detail={"source": source, "rows": report.rows, "inserted": report.inserted, "skipped": report.skipped_existing, "no_grid": report.no_grid}))
+    record(session, actor, "import incidents", "incident", None,
+           {"source": source, "rows": report.rows, "inserted": report.inserted, "skipped": report.skipped_existing, "no_grid": report.no_grid})
     return report
 
 

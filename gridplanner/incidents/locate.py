@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gridplanner.incidents.lifecycle import OPEN_STATUSES
-from gridplanner.plans.published import published_plan_id
+from gridplanner.store.published import published_plan_id
 
 OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
 

@@ -10,10 +10,11 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis import webcoords
+from gridplanner.auth.audit import record
 from gridplanner.incidents.catalogue import category as get_category
 from gridplanner.incidents.lifecycle import REPORTED, STATUSES, IncidentNotFound
 from gridplanner.incidents.locate import OPEN_SQL, locate_incidents
-from gridplanner.plans.published import check_grid_code
+from gridplanner.store.published import check_grid_code
 from gridplanner.store import models as m
 
 #: Rough mainland box (with islands): a point outside it is a mistake (swapped or zeroed coordinates).
@@ -95,7 +96,7 @@ def set_grid(session: Session, incident_id: int, grid_code: str, *, actor: str) 
         text("UPDATE reassignment_issues SET settled_at = now(), settled_by = :a WHERE entity = 'incident' AND entity_id = :i AND settled_at IS NULL"),
         {"a": actor, "i": incident_id},
     )
-    session.add(m.AuditEntry(actor=actor, action="set grid", entity="incident", entity_id=str(incident_id), detail={"from": previous, "to": code}))
+    record(session, actor, "set grid", "incident", incident_id, {"from": previous, "to": code})
     session.flush()
     session.refresh(incident)
     return incident

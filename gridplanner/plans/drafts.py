@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from gis.errors import InputError
+from gridplanner.auth.audit import record
 from gridplanner import maplayers
 
 from gridplanner.plans.codes import code_plan, record_publication
@@ -223,4 +224,4 @@ def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridP
 
 
 def _audit(session: Session, actor: str, action: str, plan_id: int, detail: dict) -> None:
-    session.add(m.AuditEntry(actor=actor, action=action, entity="grid_plan", entity_id=str(plan_id), detail=detail))
+    record(session, actor, action, "grid_plan", plan_id, detail)

@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridplanner.plans.published import published_grids
+from gridplanner.store.published import published_grids
 from gridplanner.staffing.rules import StaffingRules, assess_communities, assess_grids
 
 ROSTER_HEADERS = {

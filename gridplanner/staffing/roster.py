@@ -14,7 +14,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gridplanner.plans.published import published_codes
+from gridplanner.auth.audit import record
+from gridplanner.store.published import published_codes
 from gridplanner.staffing.validation import FieldError, clean_name, clean_phone, clean_role, mask_id_number
 from gridplanner.store import models as m
 
@@ -179,6 +180,6 @@ def import_roster(session: Session, data: bytes, filename: str, *, unknown_grid:
                 staff.active = False
                 report.deactivated += 1
     session.flush()
-    session.add(m.AuditEntry(actor=actor, action="import roster", entity="staff", entity_id=None,
-                             detail={"source": filename, "inserted": report.inserted, "updated": report.updated, "deactivated": report.deactivated, "unassigned": len(unassigned)}))
+    record(session, actor, "import roster", "staff", None,
+           {"source": filename, "inserted": report.inserted, "updated": report.updated, "deactivated": report.deactivated, "unassigned": len(unassigned)})
     return report

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridplanner.plans.published import check_grid_code
+from gridplanner.auth.audit import record
+from gridplanner.store.published import check_grid_code
 from gridplanner.staffing.validation import clean_name, clean_phone, clean_role, mask_id_number
 from gridplanner.store import models as m
 
@@ -79,4 +80,4 @@ def delete_staff(session: Session, staff_id: int, *, actor: str = "system") -> N
 
 
 def _audit(session: Session, actor: str, action: str, staff_id: int, detail: dict) -> None:
-    session.add(m.AuditEntry(actor=actor, action=action, entity="staff", entity_id=str(staff_id), detail=detail))
+    record(session, actor, action, "staff", staff_id, detail)

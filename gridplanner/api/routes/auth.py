@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from pydantic import BaseModel, Field
 
-from gridplanner import plans
 from gridplanner.plans import rollback as plan_rollback
 from gridplanner.api.dependencies import SessionDep
 from gridplanner.auth.accounts import authenticate
@@ -88,7 +87,5 @@ def rollback(plan_id: int, session: SessionDep, principal: Annotated[Principal, 
         plan = plan_rollback.rollback(session, plan_id=plan_id, actor=principal.actor)
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
-    except plans.PlanError as exc:
-        raise HTTPException(409, str(exc)) from None
     target = session.get(m.GridPlan, plan_id)
     return RolledBack(id=plan.id, name=plan.name, version=plan.version, rolled_back_to=target.version)

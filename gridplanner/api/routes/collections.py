@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.params import parse_bbox
 from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, check_plan, resolve_layer
 from tiles import features
 from gridplanner.maplayers import LAYERS, get_layer
@@ -78,23 +79,8 @@ def collections(request: Request, session: SessionDep) -> dict:
 
 @router.get("/{layer}", summary="One collection", responses={404: {"description": "unknown layer"}})
 def collection(request: Request, session: SessionDep, layer: Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])]) -> dict:
-    try:
-        lay = get_layer(layer)
-    except LookupError as exc:
-        raise HTTPException(404, detail=str(exc)) from None
+    lay = get_layer(layer)  # UnknownLayer: 404 (api.errors)
     return _collection(request, session, lay)
-
-
-def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    if value is None:
-        return None
-    try:
-        w, s, e, n = (float(v) for v in value.split(","))
-    except ValueError:
-        raise HTTPException(400, detail=f"bbox must be four numbers west,south,east,north; got {value!r}") from None
-    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        raise HTTPException(400, detail=f"bbox {value!r} is not west,south,east,north in degrees (west <= east, south <= north)")
-    return w, s, e, n
 
 
 def _cell(layer: Layer, cell: float | None) -> float | None:
@@ -127,7 +113,7 @@ def items(
     and ``next``/``prev`` links. The grid layers show the published plan unless ``plan`` or ``version`` says
     otherwise; the grid layer is ``grids`` and carries ``code`` in its properties."""
     lay = resolve_layer(layer, filters)
-    box = _bbox(bbox)
+    box = parse_bbox(bbox, status=400)
     check_plan(session, filters)
     page, matched = features.items(session, lay, filters, bbox=box, limit=limit, offset=offset, cell_m=_cell(lay, cell))
     links = [

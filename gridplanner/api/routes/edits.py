@@ -20,11 +20,11 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from gridplanner import plans
 from gridplanner.api.security import READ_METHODS, PrincipalDep, require_write_for_district
 from gridplanner.editing import log as edit_log
 from gridplanner.store import models as m
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.params import parse_bbox
 from gridplanner.editing import service
 from gridplanner.editing.geometry import EditError
 from gridplanner.planning import SizeRule
@@ -184,8 +184,6 @@ def _run(session: Session, work: Callable[[], service.EditOutcome]) -> EditOut |
         return JSONResponse(status_code=409, content={"detail": str(exc), "current_lock_version": exc.current})
     except service.NothingToDo as exc:
         raise HTTPException(409, str(exc)) from None
-    except plans.PlanError as exc:
-        raise HTTPException(409, str(exc)) from None
     except EditError as exc:
         raise HTTPException(422, str(exc)) from None
     except LookupError as exc:
@@ -286,16 +284,6 @@ def diff_plan(plan_id: int, session: SessionDep) -> dict:
 BUILDINGS_LIMIT = 5000
 
 
-def _bbox(value: str) -> tuple[float, float, float, float]:
-    try:
-        w, s, e, n = (float(v) for v in value.split(","))
-    except ValueError:
-        raise HTTPException(422, f"bbox must be four numbers west,south,east,north; got {value!r}") from None
-    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
-        raise HTTPException(422, f"bbox {value!r} is not west,south,east,north in degrees (west <= east, south <= north)")
-    return w, s, e, n
-
-
 @router.get("/{plan_id}/buildings", responses={404: ERRORS[404], 422: ERRORS[422]}, response_description="GeoJSON FeatureCollection")
 def plan_buildings(
     plan_id: int,
@@ -314,7 +302,7 @@ def plan_buildings(
     params: dict = {"p": plan_id, "lim": limit + 1}
     where = []
     if bbox is not None:
-        params.update(zip(("w", "s", "e", "n"), _bbox(bbox)))
+        params.update(zip(("w", "s", "e", "n"), parse_bbox(bbox)))
         where.append(f"b.geom && ST_MakeEnvelope(:w, :s, :e, :n, {m.SRID})")
     if grid is not None:
         if session.execute(select(m.Grid.id).where(m.Grid.id == grid, m.Grid.plan_id == plan_id)).first() is None:

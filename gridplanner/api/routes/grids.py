@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner import lookup
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.params import parse_bbox
 from gridplanner.api.routes import grids_codes
 
 router = APIRouter(tags=["grid lookup"])
@@ -187,10 +188,7 @@ class Changes(BaseModel):
 
 
 def plan_or_404(session: Session, plan_id: int | None) -> lookup.PlanRef:
-    try:
-        return lookup.resolve_plan(session, plan_id)
-    except lookup.PlanNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    return lookup.resolve_plan(session, plan_id)  # PlanNotFound: 404 (api.errors)
 
 
 NO_GRID, OUT_OF_RANGE = "no grid contains this point", "coordinates out of range"
@@ -220,8 +218,6 @@ async def lookup_point(
     query = {"lon": lon, "lat": lat, "crs": crs.value, "lon_cgcs2000": round(x, 8), "lat_cgcs2000": round(y, 8)}
     try:
         found = await lookup.lookup_point_json_async(session, x, y, plan, query=query)
-    except lookup.PlanNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
     except psycopg.OperationalError:
         # What the app answers for SQLAlchemy's OperationalError; this read goes to psycopg directly.
         raise HTTPException(503, "database unavailable, try again shortly") from None
@@ -277,26 +273,8 @@ def changes(
     ref = plan_or_404(session, None)
     if ref.version is not None and since_version > ref.version:
         raise HTTPException(422, f"since_version {since_version} is ahead of the published version {ref.version}")
-    try:
-        diff = lookup.changes_since(session, since_version, ref)
-    except lookup.VersionGone as exc:
-        raise HTTPException(410, str(exc)) from None
+    diff = lookup.changes_since(session, since_version, ref)  # VersionGone: 410 (api.errors)
     return {"since_version": since_version, "current_version": ref.version, "plan_id": ref.id, "published_at": ref.published_at, **diff}
-
-
-def _bbox(text: str | None) -> tuple[float, float, float, float] | None:
-    if text is None:
-        return None
-    try:
-        parts = [float(v) for v in text.split(",")]
-    except ValueError:
-        parts = []
-    if len(parts) != 4 or not all(np.isfinite(parts)):
-        raise HTTPException(422, f"bbox must be minx,miny,maxx,maxy (four numbers), got {text!r}")
-    minx, miny, maxx, maxy = parts
-    if not (-180 <= minx < maxx <= 180 and -90 <= miny < maxy <= 90):
-        raise HTTPException(422, f"bbox {text!r} is not a lon/lat box with minx < maxx and miny < maxy")
-    return minx, miny, maxx, maxy
 
 
 MAX_PAGE = 5000
@@ -317,7 +295,7 @@ def grids(
     names of the levels, households, population, area (m²) and buildings in each feature's properties.
 
     ``total`` is the number of grids matching; page with ``offset``."""
-    box = _bbox(bbox)
+    box = parse_bbox(bbox)
     if box is not None:
         box = lookup.bbox_to_cgcs2000(box, crs.value)
     ref = plan_or_404(session, plan)

@@ -173,10 +173,7 @@ def crosswalk(
     plan: Annotated[int | None, Query(description="plan id to read instead of the published plan")] = None,
 ):
     """The unified grid(s) a department's own grid maps to (多网合一), with the shares of area and households."""
-    try:
-        ref = lookup.resolve_plan(session, plan)
-    except lookup.PlanNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    ref = lookup.resolve_plan(session, plan)  # PlanNotFound: 404 (api.errors)
     grids = lookup.crosswalk(session, ref.id, department, id)
     if not grids:
         known = lookup.crosswalk_departments(session, ref.id)

@@ -16,7 +16,6 @@ from gridplanner.api.dependencies import SessionDep
 from gridplanner.incidents import catalogue as cat
 from gridplanner.incidents import lifecycle, service
 from gridplanner.incidents.hotline import IncidentImportError, import_hotline
-from gridplanner.plans.published import UnknownGridError
 
 router = APIRouter(prefix="/incidents", tags=["incidents"], dependencies=[Depends(security.admin_writes)])
 Status = Literal["上报", "受理", "派遣", "处置", "核查", "结案", "评价"]
@@ -204,33 +203,19 @@ def unsettled(session: SessionDep) -> list[dict]:
 @router.get("/{incident_id}", response_model=IncidentDetail)
 def get_incident(incident_id: int, session: SessionDep) -> dict:
     """One incident with every lifecycle event (who, when)."""
-    try:
-        return _out(service.incident_detail(session, incident_id))
-    except lifecycle.IncidentNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    return _out(service.incident_detail(session, incident_id))  # IncidentNotFound: 404 (api.errors)
 
 
 @router.post("/{incident_id}/transitions", response_model=IncidentDetail, responses={409: {"description": "a step the lifecycle does not allow", "content": {"application/json": {"example": {"detail": "an incident in 上报 cannot go to 派遣; it can go to 受理"}}}}})
 def transition(incident_id: int, body: TransitionIn, session: SessionDep) -> dict:
     """Move the incident one step. 派遣 starts the clock (due = now + the category's limit); 核查 may send it back to 处置."""
-    try:
-        lifecycle.advance(session, incident_id, body.to, actor=body.actor, note=body.note)
-    except lifecycle.IncidentNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except lifecycle.TransitionError as exc:
-        raise HTTPException(409, str(exc)) from None
-    except cat.UnknownCategory as exc:
-        raise HTTPException(422, str(exc)) from None
+    # IncidentNotFound: 404, TransitionError: 409, UnknownCategory: 422 (api.errors).
+    lifecycle.advance(session, incident_id, body.to, actor=body.actor, note=body.note)
     return _out(service.incident_detail(session, incident_id))
 
 
 @router.put("/{incident_id}/grid", response_model=IncidentDetail)
 def set_grid(incident_id: int, body: GridIn, session: SessionDep) -> dict:
     """Place an incident in a grid by hand (settles a 无网格 incident)."""
-    try:
-        service.set_grid(session, incident_id, body.grid_code, actor=body.actor)
-    except lifecycle.IncidentNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except UnknownGridError as exc:
-        raise HTTPException(422, str(exc)) from None
+    service.set_grid(session, incident_id, body.grid_code, actor=body.actor)  # IncidentNotFound: 404, UnknownGridError: 422
     return _out(service.incident_detail(session, incident_id))

@@ -149,8 +149,6 @@ def publish_plan(plan_id: int, session: SessionDep) -> PlanOut:
         plan = plans.publish(session, plan_id, actor="api")
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from None
-    except plans.PlanError as exc:
-        raise HTTPException(409, str(exc)) from None
     return _out(session, plan)
 
 

@@ -13,7 +13,7 @@ from gridplanner.api import security
 from gridplanner.api.dependencies import SessionDep
 from gridplanner.staffing import compliance as comp
 from gridplanner.staffing import service
-from gridplanner.plans.published import UnknownGridError
+from gridplanner.store.published import UnknownGridError
 from gridplanner.staffing.roster import RosterError, import_roster
 from gridplanner.staffing.rules import StaffingRules
 from gridplanner.staffing.validation import FieldError
@@ -226,10 +226,7 @@ def unsettled(session: SessionDep) -> list[IssueOut]:
 
 @router.get("/{staff_id}", response_model=StaffOut)
 def get_staff(staff_id: int, session: SessionDep) -> m.Staff:
-    try:
-        return service.get_staff(session, staff_id)
-    except service.StaffNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    return service.get_staff(session, staff_id)  # StaffNotFound: 404 (api.errors)
 
 
 @router.patch("/{staff_id}", response_model=StaffOut)
@@ -237,8 +234,6 @@ def update_staff(staff_id: int, body: StaffPatch, session: SessionDep) -> m.Staf
     """Change any field; ``grid_code`` reassigns (null unassigns)."""
     try:
         return service.update_staff(session, staff_id, body.model_dump(exclude_unset=True), actor="api")
-    except service.StaffNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
     except (FieldError, UnknownGridError) as exc:
         raise _bad_input(exc) from None
 
@@ -248,8 +243,6 @@ def assign_staff(staff_id: int, body: Assignment, session: SessionDep) -> m.Staf
     """Assign a worker to a grid of the published plan (settles any open reassignment entry about them)."""
     try:
         return service.assign(session, staff_id, body.grid_code, actor="api")
-    except service.StaffNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
     except UnknownGridError as exc:
         raise _bad_input(exc) from None
 
@@ -257,8 +250,5 @@ def assign_staff(staff_id: int, body: Assignment, session: SessionDep) -> m.Staf
 @router.delete("/{staff_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_staff(staff_id: int, session: SessionDep) -> Response:
     """Remove a worker (to keep history, PATCH active=false instead)."""
-    try:
-        service.delete_staff(session, staff_id, actor="api")
-    except service.StaffNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    service.delete_staff(session, staff_id, actor="api")  # StaffNotFound: 404 (api.errors)
     return Response(status_code=204)

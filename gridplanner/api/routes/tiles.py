@@ -20,8 +20,8 @@ from tiles import cache, mvt
 from tiles.features import extent
 from gridplanner import maplayers
 from gridplanner.maplayers import LAYERS, get_layer
-from tiles.layers import Filters, FilterError, Layer, check_filters
-from tiles.tilemath import Tile, TileError
+from tiles.layers import Filters, Layer, check_filters
+from tiles.tilemath import Tile
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
@@ -54,14 +54,9 @@ FiltersDep = Annotated[Filters, Depends(layer_filters)]
 
 
 def resolve_layer(name: str, filters: Filters) -> Layer:
-    try:
-        layer = get_layer(name)
-    except LookupError as exc:
-        raise HTTPException(404, detail=str(exc)) from None
-    try:
-        check_filters(layer, filters)
-    except FilterError as exc:
-        raise HTTPException(400, detail=str(exc)) from None
+    # UnknownLayer: 404, FilterError: 400 (api.errors).
+    layer = get_layer(name)
+    check_filters(layer, filters)
     return layer
 
 
@@ -169,10 +164,7 @@ def tile(
     ``X-Tile-Cache`` says ``hit`` or ``miss``.
     """
     lay = resolve_layer(layer, filters)
-    try:
-        address = Tile(z, x, y)
-    except TileError as exc:
-        raise HTTPException(400, detail=str(exc)) from None
+    address = Tile(z, x, y)  # TileError: 400 (api.errors)
     _ensure_listener()
     key = (lay.name, z, x, y, filters.key())
     entry = cache.TILE_CACHE.get(key)
