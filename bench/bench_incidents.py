@@ -21,7 +21,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ import pandas as pd
 import psycopg
 import shapely
 
-from bench.common import drop_database, fresh_database, server_url, with_database
+from bench.common import drop_database, fresh_database, replace_section, server_url, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -213,13 +212,6 @@ def machine() -> dict:
     return {"load": (LOAD_AT_START, os.getloadavg()[0]), "nproc": os.cpu_count(), "cpu": cpu, "ram_gb": mem / 1024**2, "pg": f"PostgreSQL {pg[0]}, PostGIS {pg[1]}"}
 
 
-def write_section(body: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nFigures measured by the scripts in `bench/`; each section is rewritten by its own script.\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = pattern.sub(lambda _: body, doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + body
-    DOC.write_text(doc, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--incidents", type=int, default=1_000_000)
@@ -287,7 +279,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(body + "\n")
+        replace_section(DOC, SECTION, body)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 import psycopg
 import shapely
 
+from bench.common import server_url
 from gis.crs import projected_crs_for
 from gis.io import read_vector
 from gis.validate import POLYGON, check_features
@@ -38,18 +39,6 @@ DATA = ROOT / "data" / "boundaries"
 DOC = ROOT / "docs" / "benchmarks.md"
 SECTION = "## 多网合一 / merge"
 SLIVER_AREA_M2, SLIVER_WIDTH_M = 50.0, 3.0
-
-
-def database_url() -> str:
-    """``DATABASE_URL``, else the embedded cluster's (started if it is not running)."""
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        from gridplanner.cli.db import ensure_database
-        from gridplanner.store.database import database_url as store_url
-
-        ensure_database()
-        url = store_url()
-    return re.sub(r"^postgresql\+\w+://", "postgresql://", url)
 
 
 def bench_database(url: str) -> str:
@@ -250,7 +239,7 @@ def main() -> None:
     args = ap.parse_args()
 
     load_at_start = os.getloadavg()
-    url = None if args.no_postgis else bench_database(database_url())
+    url = None if args.no_postgis else bench_database(server_url())
     results = []
     comm, layers, buildings = sample_district()
     district = f"sample district ({len(comm)} communities, 3 layers, {sum(map(len, layers.values())):,} polygons)"

@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import numpy as np
 import psycopg
 import shapely
 
-from bench.common import drop_database, fresh_database, server_url, with_database
+from bench.common import drop_database, fresh_database, replace_section, server_url, with_database
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -196,13 +195,6 @@ def machine() -> dict:
     return {"cpu": cpu, "cores": os.cpu_count(), "ram": mem}
 
 
-def write_section(body: str) -> None:
-    doc = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Benchmarks\n\nFigures measured by the scripts in `bench/`; each section is rewritten by its own script.\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    doc = pattern.sub(lambda _: body, doc) if pattern.search(doc) else doc.rstrip("\n") + "\n\n" + body
-    DOC.write_text(doc, encoding="utf-8")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--communities", type=int, default=1000)
@@ -272,7 +264,7 @@ Gridplanner: `/api/v1/tiles/grids/{{z}}/{{x}}/{{y}}.pbf` (the grids layer with s
 """
     print(body)
     if not args.no_doc:
-        write_section(body)
+        replace_section(DOC, SECTION, body)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner.api.dependencies import SessionDep
 from gridplanner.api.params import parse_bbox
-from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, check_plan, resolve_layer
+from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, LayerParam, check_plan, resolve_layer
 from tiles import features
 from gridplanner.maplayers import LAYERS, get_layer
 from tiles.layers import Filters, Layer
@@ -78,7 +78,7 @@ def collections(request: Request, session: SessionDep) -> dict:
 
 
 @router.get("/{layer}", summary="One collection", responses={404: {"description": "unknown layer"}})
-def collection(request: Request, session: SessionDep, layer: Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])]) -> dict:
+def collection(request: Request, session: SessionDep, layer: LayerParam) -> dict:
     lay = get_layer(layer)  # UnknownLayer: 404 (api.errors)
     return _collection(request, session, lay)
 
@@ -103,7 +103,7 @@ def items(
     request: Request,
     session: SessionDep,
     filters: FiltersDep,
-    layer: Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])],
+    layer: LayerParam,
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)", examples=["120.10,30.26,120.12,30.28"])] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="features per page")] = 100,
     offset: Annotated[int, Query(ge=0, description="features skipped")] = 0,
@@ -145,7 +145,7 @@ def item(
     request: Request,
     session: SessionDep,
     filters: FiltersDep,
-    layer: Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])],
+    layer: LayerParam,
     feature_id: Annotated[str, Path(max_length=64, description="the feature's id (grid layers: the grid's id)", examples=["17"])],
     cell: Annotated[float | None, Query(gt=0, le=100_000, description="incident_density: bin size in EPSG:3857 metres")] = None,
 ) -> JSONResponse:

@@ -27,6 +27,8 @@ router = APIRouter(prefix="/tiles", tags=["tiles"])
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
 MVT_MEDIA_TYPE = "application/vnd.mapbox-vector-tile"
 LAYER_LIST = ", ".join(LAYERS)
+#: The ``{layer}`` of a tile or collection URL.
+LayerParam = Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])]
 
 
 def _csv(value: str | None) -> tuple[str, ...]:
@@ -116,7 +118,7 @@ def tilejson(
     request: Request,
     session: SessionDep,
     filters: FiltersDep,
-    layer: Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])],
+    layer: LayerParam,
 ) -> TileJSON:
     """TileJSON 3.0 for ``layer``; the tile URL is on the host the request came to and carries its filters."""
     lay = resolve_layer(layer, filters)
@@ -153,7 +155,7 @@ def tile(
     request: Request,
     session: SessionDep,
     filters: FiltersDep,
-    layer: Annotated[str, Path(description=f"one of: {LAYER_LIST}", examples=["grids"])],
+    layer: LayerParam,
     z: Annotated[int, Path(description="zoom 0–24", examples=[14])],
     x: Annotated[int, Path(description="column 0..2^z-1", examples=[13661])],
     y: Annotated[int, Path(description="row 0..2^z-1 (XYZ, from the north)", examples=[6765])],
