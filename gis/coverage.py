@@ -78,6 +78,36 @@ def interior_points(polygons) -> np.ndarray:
     return points
 
 
+def locate_points(points, polygons, *, nearest: bool = False) -> np.ndarray:
+    """Index of the polygon holding each point: the lowest index where several do (a point on an edge two
+    polygons share), -1 where none does, or with ``nearest`` the nearest polygon (in a coverage only
+    floating-point noise leaves a point in no face of it).
+
+    >>> polys = [shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)]
+    >>> locate_points(shapely.points([(0.5, 0.5), (1, 0.5), (5, 0.5)]), polys).tolist()
+    [0, 0, -1]
+    >>> locate_points(shapely.points([(5, 0.5)]), polys, nearest=True).tolist()
+    [1]
+    """
+    points = np.asarray(points, dtype=object)
+    polygons = np.asarray(polygons, dtype=object)
+    out = np.full(len(points), -1, dtype=np.intp)
+    if len(points) == 0 or len(polygons) == 0:
+        return out
+    tree = STRtree(polygons)
+    p, g = tree.query(points, predicate="intersects")
+    order = np.lexsort((g, p))
+    p, g = p[order], g[order]
+    first = np.ones(len(p), dtype=bool)
+    first[1:] = p[1:] != p[:-1]
+    out[p[first]] = g[first]
+    missing = np.flatnonzero(out < 0)
+    if nearest and len(missing):
+        p2, g2 = tree.query_nearest(points[missing], return_distance=False, all_matches=False)
+        out[missing[p2]] = g2
+    return out
+
+
 def shared_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` with ``i < j`` of polygons that share boundary of positive length, and that length.
 

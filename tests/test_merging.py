@@ -15,8 +15,8 @@ from pyproj import CRS
 
 from gis.coverage import partition_report
 from gis.errors import VectorInputError
+from gis.overlay import clean_coverage
 from gridplanner.merging import merge_layers
-from gridplanner.merging.geometry import clean_coverage
 from gridplanner.planning import SizeRule
 
 METRIC = 4549  # CGCS2000 / 3-degree Gauss-Kruger CM 120E

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from gridplanner.merging.geometry import (
+from gis.overlay import (
     chunked,
     merged,
     DUST_M2,

@@ -12,7 +12,7 @@ import logging
 
 import numpy as np
 
-from gridplanner.merging.geometry import containing_index
+from gis.coverage import locate_points
 from gridplanner.merging.sizing import Buildings
 from gridplanner.planning.bisect import LocalFrame
 from gridplanner.planning.community import CommunityInput, rebalance_grids
@@ -35,7 +35,7 @@ def rebalance_communities(grids: np.ndarray, grid_comm: np.ndarray, labels: list
         geoms = list(grids[mine])
         names = [labels[i] for i in mine]
         if len(mine) > 1 and len(here.geoms):
-            where = containing_index(here.points(), grids[mine])
+            where = locate_points(here.points(), grids[mine])
             members = [np.flatnonzero(where == k) for k in range(len(mine))]
             data = CommunityInput(region=comm_geoms[c], footprints=here.geoms, points=here.points(),
                                   households=here.households, lines=np.zeros(0, dtype=object))

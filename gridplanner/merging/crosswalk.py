@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from gridplanner.merging.geometry import DUST_M2
+from gis.overlay import DUST_M2
 from gridplanner.merging.layers import Clip, Layer
 
 COLUMNS = [

@@ -12,9 +12,10 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from gis.coverage import largest_pieces, majority_owner, match_across, unmatched_edges
+from gis.coverage import largest_pieces, locate_points, majority_owner, match_across, unmatched_edges
 from gis.crs import STORAGE_CRS, projected_crs_for, transform
 from gis.errors import InputError, VectorInputError
+from gis.overlay import clean_coverage, polygon_parts
 from gis.precision import GRID_DEG, normalize_footprints, normalize_outlines, square_metres_per_square_degree, weld
 from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.coding.ordering import reading_order
@@ -23,10 +24,9 @@ from gridplanner.merging import sizing
 from gridplanner.merging.agreement import agreement, choose_base
 from gridplanner.merging.balance import rebalance_communities
 from gridplanner.merging.crosswalk import COLUMNS, crosswalk_layer
-from gridplanner.merging.geometry import clean_coverage, containing_index, polygon_parts
-from gridplanner.merging.settling import settle_communities
 from gridplanner.merging.layers import clip_to_communities, crossing_report, overlaps_within, prepare_layer
 from gridplanner.merging.report import located, mapped_to_several, summary, tag
+from gridplanner.merging.settling import settle_communities
 from gridplanner.merging.split import split_oversized
 from gridplanner.planning import SizeRule, estimate_households
 from gridplanner.planning.community import BASIC
@@ -287,7 +287,7 @@ def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm
     """Grids over the maximum replaced by the division engine's grids; their communities re-cleaned, and grids
     the engine left under the minimum merged into a neighbour like any other."""
     households, _, _ = sizing.households_in(grids, bld)
-    point_grid = containing_index(bld.points(), grids)
+    point_grid = locate_points(bld.points(), grids)
     new, reasons = split_oversized(grids, households, point_grid, bld_table, bld.rows, rule, crs)
     splits = [
         {"community_code": codes[grid_comm[i]], "grid": labels[i], "households": int(households[i]),
@@ -353,7 +353,7 @@ def _grid_table(grids, grids_lonlat, grid_comm, sequence, labels, fallback, code
     point_grid = np.zeros(0, dtype=int)
     if bld is not None:
         hh, pop, count = sizing.households_in(grids, bld)
-        point_grid = containing_index(bld.points(), grids)
+        point_grid = locate_points(bld.points(), grids)
     table = gpd.GeoDataFrame(
         {
             "community_code": codes[grid_comm] if n else np.zeros(0, dtype=object),

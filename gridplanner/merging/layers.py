@@ -12,9 +12,9 @@ from pyproj import CRS
 
 from gis.crs import STORAGE_CRS, transform
 from gis.errors import Problem, VectorInputError
+from gis.overlay import DUST_M2, polygonal
 from gis.precision import MAX_OUTLINE_EDGE_DEG, densify
 from gis.validate import POLYGON, check_features
-from gridplanner.merging.geometry import DUST_M2, polygonal
 
 #: Fields tried, in order, for a department grid's own id when none is named.
 ID_FIELDS = ("dept_id", "id", "code")

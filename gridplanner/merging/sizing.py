@@ -7,17 +7,17 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from gridplanner.merging.assemble import Pieces, _longest
-from gridplanner.merging.geometry import (
+from gis.coverage import locate_points
+from gis.overlay import (
     DUST_M2,
     bbox_candidates,
     clean_coverage,
-    containing_index,
     merged,
     polygon_parts,
     polygonal,
     shared_border,
 )
+from gridplanner.merging.assemble import Pieces, _longest
 from gridplanner.planning.community import _overlap_groups as overlap_groups
 from gridplanner.planning.rules import SizeRule
 
@@ -99,7 +99,7 @@ def households_in(geoms: np.ndarray, buildings: Buildings) -> tuple[np.ndarray, 
     n = len(geoms)
     if n == 0 or len(buildings.geoms) == 0:
         return np.zeros(n), np.zeros(n), np.zeros(n, dtype=int)
-    where = containing_index(buildings.points(), geoms)
+    where = locate_points(buildings.points(), geoms)
     placed = where >= 0
     g, p = where[placed], np.flatnonzero(placed)
     return (

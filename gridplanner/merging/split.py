@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from gridplanner.merging.geometry import DUST_M2, polygonal
+from gis.overlay import DUST_M2, polygonal
 from gridplanner.planning import SizeRule, divide
 
 log = logging.getLogger("gridplanner.merging")

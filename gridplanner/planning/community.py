@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from gis.coverage import interior_points, largest_pieces, polygon_faces, shared_edges
+from gis.coverage import interior_points, largest_pieces, locate_points, polygon_faces, shared_edges
 from gridplanner.planning.bisect import Buildings, LocalFrame, bisect, bisection_cuts
 from gridplanner.planning.grouping import merge_small_cells
 from gridplanner.planning.rebalance import rebalance
@@ -45,23 +45,9 @@ class Grid:
 
 
 def _locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Index of the polygon holding each point (the lowest index on shared edges; nearest when in none)."""
-    out = np.full(len(points), -1, dtype=np.intp)
-    if len(points) == 0 or len(polygons) == 0:
-        return out
-    tree = STRtree(polygons)
-    p, g = tree.query(points, predicate="intersects")
-    order = np.lexsort((g, p))
-    p, g = p[order], g[order]
-    first = np.ones(len(p), dtype=bool)
-    first[1:] = p[1:] != p[:-1]
-    out[p[first]] = g[first]
-    missing = np.flatnonzero(out < 0)
-    if len(missing):
-        # Only floating-point noise puts a point in no face of a coverage it lies in.
-        p2, g2 = tree.query_nearest(points[missing], return_distance=False, all_matches=False)
-        out[missing[p2]] = g2
-    return out
+    """Index of the face holding each point (the lowest on shared edges; nearest when in none: the faces are a
+    coverage of the community, so only floating-point noise leaves a point in none)."""
+    return locate_points(points, polygons, nearest=True)
 
 
 def _overlap_groups(footprints: np.ndarray) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Small shapely helpers the merge steps share: polygon parts, thinness, shared borders, checked cleaning."""
+"""Helpers around GEOS overlay for polygon arrays: polygon parts of overlay results, thinness, shared borders,
+checked coverage cleaning, unions of neighbouring pieces (used by the merge and by anyone cleaning layers)."""
 
 from __future__ import annotations
 
@@ -66,17 +67,6 @@ def polygonal(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def containing_index(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
-    """Index of the polygon holding each point (the first one for points on a shared edge), -1 for none."""
-    out = np.full(len(points), -1)
-    if len(points) == 0 or len(polygons) == 0:
-        return out
-    p, c = shapely.STRtree(polygons).query(points, predicate="intersects")
-    p, first = np.unique(p, return_index=True)
-    out[p] = c[first]
-    return out
-
-
 def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = None,
                    grids: tuple = (None, 1e-6, 1e-4, 1e-3), noise_area: float = 0.01) -> np.ndarray:
     """GEOS's ``coverage_clean``, checked: the cleaned pieces must cover ``expected_area`` (default: the area of
@@ -87,7 +77,7 @@ def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = 
 
     On rare inputs GEOS 3.14's cleaner throws a TopologyException, silently drops a face (seen: a 4 ha
     piece vanished) or hands a face only one polygon covered to its neighbour (seen: a 0.6 ha part of a
-    multipart community given to the community beside it, the total area unchanged); snapping every
+    multipart polygon given to the polygon beside it, the total area unchanged); snapping every
     vertex to a tiny grid first avoids these without moving anything measurably. If every attempt fails
     the checks, the attempt closest to them is returned.
 
@@ -163,7 +153,7 @@ def merged(*geoms):
     """The union of neighbouring pieces of a clean coverage (GEOS coverage union: shared edges vanish exactly).
 
     Pieces that only run along each other within :data:`SNAP_M` (edges not noded together, as beside a
-    split grid) are snapped onto the largest first: their overlay would leave them apart."""
+    split polygon) are snapped onto the largest first: their overlay would leave them apart."""
     arr = np.array(geoms, dtype=object)
     try:
         union = shapely.coverage_union_all(arr)
