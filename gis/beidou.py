@@ -30,9 +30,13 @@ free of floating-point drift. Polar caps (|lat| ≥ 88°), which the standard co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: Integer units per arc-second: the level-10 cell edge is one unit.
 UNITS_PER_SECOND = 2048
@@ -108,7 +112,7 @@ def _check_level(level: int) -> None:
         raise ValueError(f"Beidou level must be an integer 1–{MAX_LEVEL}, got {level!r}")
 
 
-def encode(lon, lat, level: int = 10):
+def encode(lon: ArrayLike, lat: ArrayLike, level: int = 10) -> str | np.ndarray:
     """The Beidou grid location code of each point at ``level`` (1–10).
 
     Scalars give a ``str``; arrays give a numpy array of ``str`` of the same shape.
@@ -234,7 +238,7 @@ def parent(code: str, level: int) -> str:
     return code.strip().upper()[: CODE_LENGTH[level]]
 
 
-def encode_geometries(geoms, level: int = 7) -> np.ndarray:
+def encode_geometries(geoms: ArrayLike, level: int = 7) -> np.ndarray:
     """The code of each geometry's representative point (``shapely.point_on_surface``, always inside it).
 
     ``geoms`` are lon/lat (CGCS2000 or WGS84). Missing or empty geometries are refused.

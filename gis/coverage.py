@@ -7,6 +7,7 @@ shared edges, as GEOS's coverage tools (``coverage_is_valid``, ``coverage_union`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -15,8 +16,14 @@ from shapely import STRtree
 from gis.crs import transform
 from gis.precision import GRID_DEG, MAX_INNER_EDGE_DEG, densify, grid_round, square_metres_per_square_degree
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from pyproj import CRS
 
-def polygon_faces(region, lines=None) -> np.ndarray:
+    CRSLike = CRS | int | str
+
+
+def polygon_faces(region: shapely.Geometry, lines: ArrayLike | None = None) -> np.ndarray:
     """The faces into which ``lines`` cut ``region``: single polygons that form a valid coverage of it.
 
     All linework (the region's boundary and the lines clipped to the region) is noded in one union, so
@@ -57,7 +64,7 @@ def polygon_faces(region, lines=None) -> np.ndarray:
 _SLIVER = 1e-10
 
 
-def interior_points(polygons) -> np.ndarray:
+def interior_points(polygons: ArrayLike) -> np.ndarray:
     """A point strictly inside each polygon where one can be found (else ``point_on_surface``'s point).
 
     ``point_on_surface`` can return a boundary point for a polygon with a thin spike (two nearly coincident
@@ -78,7 +85,7 @@ def interior_points(polygons) -> np.ndarray:
     return points
 
 
-def locate_points(points, polygons, *, nearest: bool = False) -> np.ndarray:
+def locate_points(points: ArrayLike, polygons: ArrayLike, *, nearest: bool = False) -> np.ndarray:
     """Index of the polygon holding each point: the lowest index where several do (a point on an edge two
     polygons share), -1 where none does, or with ``nearest`` the nearest polygon (in a coverage only
     floating-point noise leaves a point in no face of it).
@@ -108,7 +115,7 @@ def locate_points(points, polygons, *, nearest: bool = False) -> np.ndarray:
     return out
 
 
-def shared_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def shared_edges(polygons: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs ``(i, j)`` with ``i < j`` of polygons that share boundary of positive length, and that length.
 
     Polygons that only touch at points are not neighbours. Lengths are in the units of the coordinates.
@@ -127,7 +134,7 @@ def shared_edges(polygons) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return a[pos], b[pos], length[pos]
 
 
-def unmatched_edges(polygons) -> np.ndarray:
+def unmatched_edges(polygons: ArrayLike) -> np.ndarray:
     """Whether each polygon has an edge that does not match its neighbours' (``coverage_invalid_edges``),
     confirmed exactly.
 
@@ -169,7 +176,7 @@ def unmatched_edges(polygons) -> np.ndarray:
     return out
 
 
-def coverage_problems(polygons, region=None, *, tolerance: float = 1e-9) -> dict:
+def coverage_problems(polygons: ArrayLike, region: shapely.Geometry | None = None, *, tolerance: float = 1e-9) -> dict:
     """What keeps ``polygons`` from being a clean coverage (of ``region``, when given).
 
     Returns a JSON-friendly dict: ``invalid`` (polygons not valid), ``not_single`` (not a single Polygon),
@@ -228,7 +235,7 @@ class Settled:
     moved_area: np.ndarray
 
 
-def settle(polygons, region, *, fixed=(), grid: float = GRID_DEG, max_edge: float = MAX_INNER_EDGE_DEG,
+def settle(polygons: ArrayLike, region: shapely.Geometry, *, fixed: ArrayLike = (), grid: float = GRID_DEG, max_edge: float = MAX_INNER_EDGE_DEG,
            fit: bool = True) -> Settled:
     """``polygons`` (lon/lat, a coverage of ``region`` up to rounding) rebuilt on the precision model.
 
@@ -556,7 +563,7 @@ MEASURE_GRID_DEG = 1e-12
 MEASURE_GRID_M = 1e-7
 
 
-def coverage_report(polygons, region, metric_crs, *, source_crs=4490, tolerance_m2: float = EXACT_M2) -> dict:
+def coverage_report(polygons: ArrayLike, region: shapely.Geometry, metric_crs: CRSLike, *, source_crs: CRSLike = 4490, tolerance_m2: float = EXACT_M2) -> dict:
     """The hard rules of a coverage of ``region`` checked in its own CRS (lon/lat) and in ``metric_crs``.
 
     Per CRS: polygons not valid, not a single Polygon, edges not matching their neighbours'
@@ -612,7 +619,7 @@ FOOTPRINT_OUTSIDE_M2 = 1e-4
 FOOTPRINT_SLIVER_M = 1e-3
 
 
-def footprints_outside(footprints, polygons, owner, metric_crs, *, source_crs=4490,
+def footprints_outside(footprints: ArrayLike, polygons: ArrayLike, owner: ArrayLike, metric_crs: CRSLike, *, source_crs: CRSLike = 4490,
                        tolerance_m2: float = FOOTPRINT_OUTSIDE_M2, sliver_m: float = FOOTPRINT_SLIVER_M) -> dict:
     """How many footprints stick out of the polygon ``owner`` gives them, in lon/lat and in ``metric_crs``.
 
@@ -662,7 +669,7 @@ def footprints_outside(footprints, polygons, owner, metric_crs, *, source_crs=44
 GIVEN_FOOTPRINT_SLIVER_M = 0.015
 
 
-def partition_report(polygons, polygon_region, regions, metric_crs, *, footprints=None, source_crs=4490,
+def partition_report(polygons: ArrayLike, polygon_region: ArrayLike, regions: ArrayLike, metric_crs: CRSLike, *, footprints: ArrayLike | None = None, source_crs: CRSLike = 4490,
                      tolerance_m2: float = EXACT_M2, sliver_m: float = GIVEN_FOOTPRINT_SLIVER_M) -> dict:
     """The hard rules of a whole partition, checked in lon/lat and in ``metric_crs``: ``polygons`` (grids),
     ``polygon_region`` (the index into ``regions`` each belongs to), ``regions`` (communities) and optionally
@@ -765,7 +772,7 @@ def largest_pieces(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def followed_footprints(footprints, polygons, *, within: float = 2 * GRID_DEG) -> np.ndarray:
+def followed_footprints(footprints: ArrayLike, polygons: ArrayLike, *, within: float = 2 * GRID_DEG) -> np.ndarray:
     """The polygonal footprints that some polygon's boundary touches, runs along or passes within ``within``
     of (rounding may move it that far): the ones :func:`settle` must keep exactly (pass them as ``fixed``)."""
     footprints = np.asarray(footprints, dtype=object)
@@ -781,7 +788,7 @@ def followed_footprints(footprints, polygons, *, within: float = 2 * GRID_DEG) -
 _ON_EDGE_DEG = 1e-11
 
 
-def match_across(polygons, regions, metric_crs=None, *, source_crs=4490) -> np.ndarray:
+def match_across(polygons: ArrayLike, regions: ArrayLike, metric_crs: CRSLike | None = None, *, source_crs: CRSLike = 4490) -> np.ndarray:
     """``polygons`` (lon/lat; each region's own coverage settled separately) with the vertices that lie on the
     regions' outlines shared across them: a vertex where one region's grids meet its outline is inserted
     into the neighbouring region's polygon along that outline. The shapes do not change (the vertex lies on
@@ -818,7 +825,7 @@ def match_across(polygons, regions, metric_crs=None, *, source_crs=4490) -> np.n
     return out
 
 
-def majority_owner(geoms, regions) -> np.ndarray:
+def majority_owner(geoms: ArrayLike, regions: ArrayLike) -> np.ndarray:
     """The index of the region each geometry overlaps most (a point: the region holding it; ties: the lower
     index), -1 for none.
 

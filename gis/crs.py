@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import CRS, Transformer
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 #: CGCS2000 geographic, the national datum; what the store and every output use.
 STORAGE_CRS = CRS.from_epsg(4490)
@@ -81,7 +85,7 @@ def length_m(data: gpd.GeoDataFrame | gpd.GeoSeries, crs: CRS | None = None) -> 
     return shapely.length(data.to_crs(crs).geometry.values if isinstance(data, gpd.GeoDataFrame) else data.to_crs(crs).values)
 
 
-def transform(geoms, source: CRS | int | str, target: CRS | int | str) -> np.ndarray:
+def transform(geoms: ArrayLike, source: CRS | int | str, target: CRS | int | str) -> np.ndarray:
     """Shapely geometries moved from ``source`` to ``target`` vertex by vertex (what ``ST_Transform`` and GIS
     software do: straight edges stay straight between the moved vertices).
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import geopandas as gpd
 import numpy as np
 import shapely
 
 from gis.crs import projected_crs_for
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def share_within(values, lower: float, upper: float) -> float:
+
+def share_within(values: ArrayLike, lower: float, upper: float) -> float:
     """Share of ``values`` within ``[lower, upper]`` (NaN when there are none)."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0:
@@ -17,7 +22,7 @@ def share_within(values, lower: float, upper: float) -> float:
     return float(((values >= lower) & (values <= upper)).mean())
 
 
-def coefficient_of_variation(values) -> float:
+def coefficient_of_variation(values: ArrayLike) -> float:
     """Standard deviation over mean (population form); NaN for no values or a zero mean."""
     values = np.asarray(values, dtype=float)
     if len(values) == 0 or values.mean() == 0:
@@ -25,7 +30,7 @@ def coefficient_of_variation(values) -> float:
     return float(values.std() / values.mean())
 
 
-def polsby_popper(polygons) -> np.ndarray:
+def polsby_popper(polygons: ArrayLike) -> np.ndarray:
     """Polsby–Popper compactness 4πA/P² of each polygon (1 for a disc); measure in a projected CRS."""
     polygons = np.asarray(polygons, dtype=object)
     perimeter = shapely.length(polygons)
@@ -33,7 +38,7 @@ def polsby_popper(polygons) -> np.ndarray:
         return np.where(perimeter > 0, 4 * np.pi * shapely.area(polygons) / perimeter**2, np.nan)
 
 
-def internal_boundaries(polygons, regions=None):
+def internal_boundaries(polygons: ArrayLike, regions: ArrayLike | None = None) -> shapely.Geometry:
     """The linework shared between polygons, minus the outline of ``regions`` (default: of the polygons' union)."""
     polygons = np.asarray(polygons, dtype=object)
     all_edges = shapely.union_all(shapely.boundary(polygons))
@@ -43,7 +48,7 @@ def internal_boundaries(polygons, regions=None):
     return shapely.difference(all_edges, outline)
 
 
-def share_on_lines(edges, lines, tolerance: float) -> float:
+def share_on_lines(edges: ArrayLike, lines: ArrayLike, tolerance: float) -> float:
     """Share of the length of ``edges`` lying within ``tolerance`` of ``lines`` (NaN when ``edges`` is empty)."""
     total = shapely.length(edges)
     if total == 0:
@@ -57,14 +62,14 @@ def share_on_lines(edges, lines, tolerance: float) -> float:
 
 def partition_quality(
     polygons: gpd.GeoSeries,
-    values,
+    values: ArrayLike,
     lower: float,
     upper: float,
     *,
     lines: gpd.GeoSeries | None = None,
     regions: gpd.GeoSeries | None = None,
     tolerance_m: float = 5.0,
-    counted=None,
+    counted: ArrayLike | None = None,
 ) -> dict:
     """All figures for a partition in one dict: share within bounds, CV, Polsby–Popper mean/min, share on lines.
 

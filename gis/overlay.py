@@ -3,14 +3,20 @@ checked coverage cleaning, unions of neighbouring pieces (used by the merge and 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import shapely
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from numpy.typing import ArrayLike
 
 #: Areas below this (m²) are floating-point dust from overlay operations, not real pieces.
 DUST_M2 = 1e-4
 
 
-def chunked(map, fn, *arrays, parts: int = 2) -> np.ndarray:
+def chunked(map: Callable, fn: Callable, *arrays: np.ndarray, parts: int = 2) -> np.ndarray:
     """``fn(*arrays)`` for an element-wise ``fn``, run as ``parts`` contiguous chunks through ``map`` (a thread
     pool's: GEOS releases the GIL, so the chunks run on separate cores) and joined in order."""
     n = len(arrays[0])
@@ -50,7 +56,7 @@ def thinner_than(geoms: np.ndarray, width: float) -> np.ndarray:
     return out
 
 
-def shared_border(geom, others: np.ndarray) -> np.ndarray:
+def shared_border(geom: shapely.Geometry, others: np.ndarray) -> np.ndarray:
     """Length of the border ``geom`` shares with each of ``others`` (0 where they only touch at points)."""
     others = np.asarray(others, dtype=object)
     if len(others) == 0:
@@ -67,7 +73,7 @@ def polygonal(geoms: np.ndarray) -> np.ndarray:
     return geoms
 
 
-def clean_coverage(geoms, gap_width: float = 0.0, expected_area: float | None = None,
+def clean_coverage(geoms: ArrayLike, gap_width: float = 0.0, expected_area: float | None = None,
                    grids: tuple = (None, 1e-6, 1e-4, 1e-3), noise_area: float = 0.01) -> np.ndarray:
     """GEOS's ``coverage_clean``, checked: the cleaned pieces must cover ``expected_area`` (default: the area of
     the union of ``geoms``) and each must keep what no other polygon covered; else it is redone with every
@@ -140,7 +146,7 @@ def bbox_candidates(bounds: np.ndarray, i: int, alive: np.ndarray, eps: float = 
     return np.flatnonzero(meets)
 
 
-def approx_width(geom) -> float:
+def approx_width(geom: shapely.Geometry) -> float:
     """2 x area / perimeter: a thin strip's width (cheap; exact for long strips, low for compact shapes)."""
     return float(2 * shapely.area(geom) / max(shapely.length(geom), 1e-12))
 
@@ -149,7 +155,7 @@ def approx_width(geom) -> float:
 SNAP_M = 0.005
 
 
-def merged(*geoms):
+def merged(*geoms: shapely.Geometry) -> shapely.Geometry:
     """The union of neighbouring pieces of a clean coverage (GEOS coverage union: shared edges vanish exactly).
 
     Pieces that only run along each other within :data:`SNAP_M` (edges not noded together, as beside a

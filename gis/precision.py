@@ -35,12 +35,19 @@ unchanged.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
 
 from gis.crs import STORAGE_CRS, transform
 from gis.errors import Problem, VectorInputError
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+    from pyproj import CRS
+
+    CRSLike = CRS | int | str
 
 #: The snap-rounding grid in degrees: ≈ 1.1 cm north–south, 1.1 cm × cos(latitude) east–west.
 GRID_DEG = 1e-7
@@ -58,7 +65,7 @@ MAX_INNER_EDGE_DEG = 1e-3
 _DENSIFY_SHARE = 0.99
 
 
-def longest_edge(geoms) -> np.ndarray:
+def longest_edge(geoms: ArrayLike) -> np.ndarray:
     """The length of the longest edge of each geometry, in its coordinate units (0 for points and empties).
 
     >>> longest_edge([shapely.box(0, 0, 3, 1), shapely.Point(0, 0)]).tolist()
@@ -81,7 +88,7 @@ def longest_edge(geoms) -> np.ndarray:
     return out
 
 
-def densify(geoms, max_edge: float) -> np.ndarray:
+def densify(geoms: ArrayLike, max_edge: float) -> np.ndarray:
     """``geoms`` with every edge longer than ``max_edge`` cut into equal pieces shorter than it. The shape is
     unchanged (new vertices lie on the old edges, to the last bit), and an edge gets the same new vertices
     whichever way it is walked, so two polygons sharing an edge still share it vertex for vertex. Geometries
@@ -168,7 +175,7 @@ def _densified_runs(coords: np.ndarray, starts: np.ndarray, step: float) -> tupl
     return out, out_start[starts]
 
 
-def snap(geoms, grid: float = GRID_DEG) -> np.ndarray:
+def snap(geoms: ArrayLike, grid: float = GRID_DEG) -> np.ndarray:
     """``geoms`` snap-rounded to ``grid`` (GEOS ``set_precision``: valid output, parts thinner than the grid
     collapse, repeated vertices go).
 
@@ -242,7 +249,7 @@ class Normalized:
 MIN_CLEARANCE_DEG = 2 * GRID_DEG
 
 
-def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: float = GRID_DEG,
+def normalize_polygons(geoms: ArrayLike, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: float = GRID_DEG,
                        joint: bool = False) -> Normalized:
     """Polygons (lon/lat) on the precision model.
 
@@ -316,7 +323,7 @@ def normalize_polygons(geoms, *, max_edge: float = MAX_OUTLINE_EDGE_DEG, grid: f
     return Normalized(out, changes, collapsed)
 
 
-def drop_threads(geoms, grid: float = GRID_DEG) -> np.ndarray:
+def drop_threads(geoms: ArrayLike, grid: float = GRID_DEG) -> np.ndarray:
     """``geoms`` without the polygon parts thinner than ``grid`` everywhere (a part that an inward buffer of
     half a cell empties); a geometry made only of such parts becomes empty.
 
@@ -398,7 +405,7 @@ def _coordinate_keys(xy: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(xy[:, :2], dtype=np.float64).view(np.complex128).ravel()
 
 
-def square_metres_per_square_degree(geom) -> float:
+def square_metres_per_square_degree(geom: shapely.Geometry) -> float:
     """The local area of one square degree at ``geom``'s latitude (a figure for reports, not for measuring).
 
     >>> round(square_metres_per_square_degree(shapely.Point(120, 0)) / 1e10, 3)
@@ -408,7 +415,7 @@ def square_metres_per_square_degree(geom) -> float:
     return 111_320.0**2 * float(np.cos(np.radians(lat)))
 
 
-def normalize_outlines(geoms, labels, metric_crs, source: str) -> tuple[np.ndarray, dict]:
+def normalize_outlines(geoms: ArrayLike, labels: ArrayLike, metric_crs: CRSLike, source: str) -> tuple[np.ndarray, dict]:
     """Region outlines (communities) on the precision model, each checked to be a valid polygon in lon/lat
     and in ``metric_crs``; bad ones raise :class:`gis.errors.VectorInputError` naming ``source`` and each
     feature by position and ``labels[i]``. Returns the outlines and a summary with an entry per changed one
@@ -434,7 +441,7 @@ def normalize_outlines(geoms, labels, metric_crs, source: str) -> tuple[np.ndarr
     return norm.geoms, summary
 
 
-def normalize_footprints(foot) -> tuple[np.ndarray, dict]:
+def normalize_footprints(foot: ArrayLike) -> tuple[np.ndarray, dict]:
     """Building footprints on the precision model (:func:`normalize_polygons`); a footprint smaller than the
     grid cell becomes its point (no grid edge can follow it, but it is still counted). Points stay as given:
     no line follows them, and a point on a community line stays on it."""
@@ -451,7 +458,7 @@ def normalize_footprints(foot) -> tuple[np.ndarray, dict]:
     return out, {"changed": changed, "as_points": int(len(tiny))}
 
 
-def onto_outline(geoms, region, *, within: float = GRID_DEG) -> np.ndarray:
+def onto_outline(geoms: ArrayLike, region: shapely.Geometry, *, within: float = GRID_DEG) -> np.ndarray:
     """``geoms`` with every vertex closer than ``within`` to ``region``'s outline put on it (on the nearest
     outline vertex when one is that close, else on the nearest point of the outline).
 
@@ -492,7 +499,7 @@ def onto_outline(geoms, region, *, within: float = GRID_DEG) -> np.ndarray:
     return geoms
 
 
-def weld(fixed, region, *, grid: float = GRID_DEG) -> np.ndarray:
+def weld(fixed: ArrayLike, region: shapely.Geometry, *, grid: float = GRID_DEG) -> np.ndarray:
     """Polygons (footprints) whose vertices lie within 1.5 grid cells of a vertex of ``region`` (their
     community) or of another of the polygons made to use that vertex.
 

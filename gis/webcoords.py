@@ -16,9 +16,13 @@ scalars or 0-d arrays for scalar input: wrap in float() when a Python float is n
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 # Krasovsky 1940 ellipsoid, as used by the GCJ-02 formula.
 _A = 6378245.0
@@ -68,7 +72,7 @@ def _arrays(lon, lat) -> tuple[Array, Array]:
     return lon.astype(float, copy=True), lat.astype(float, copy=True)
 
 
-def out_of_china(lon, lat) -> Array:
+def out_of_china(lon: ArrayLike, lat: ArrayLike) -> Array:
     """True where a point lies outside the box in which the GCJ-02 offset applies.
 
     >>> out_of_china([116.4, 2.35], [39.9, 48.85]).tolist()
@@ -101,7 +105,7 @@ def _gcj_offset(lon: Array, lat: Array) -> tuple[Array, Array]:
     return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
 
 
-def wgs84_to_gcj02(lon, lat) -> tuple[Array, Array]:
+def wgs84_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """WGS84 (or CGCS2000) lon/lat to GCJ-02.
 
     >>> lon, lat = wgs84_to_gcj02(121.5272106, 31.1774276)
@@ -129,14 +133,14 @@ def _invert(forward: Callable[[Array, Array], tuple[Array, Array]], lon: Array, 
     return x, y
 
 
-def gcj02_to_wgs84(lon, lat) -> tuple[Array, Array]:
+def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """GCJ-02 lon/lat to WGS84, by iteration (round trip error ~1e-6 m)."""
     lon, lat = _arrays(lon, lat)
     dlon, dlat = _gcj_offset(lon, lat)
     return _invert(wgs84_to_gcj02, lon, lat, (lon - dlon, lat - dlat))
 
 
-def gcj02_to_bd09(lon, lat) -> tuple[Array, Array]:
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """GCJ-02 lon/lat to BD-09 (Baidu's BD09LL); not offset outside China.
 
     >>> lon, lat = gcj02_to_bd09(116.404, 39.915)
@@ -161,7 +165,7 @@ def _bd09_to_gcj02_approx(lon: Array, lat: Array) -> tuple[Array, Array]:
     return z * np.cos(theta), z * np.sin(theta)
 
 
-def bd09_to_gcj02(lon, lat) -> tuple[Array, Array]:
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """BD-09 lon/lat to GCJ-02, refined by iteration past Baidu's approximate inverse."""
     lon, lat = _arrays(lon, lat)
     outside = out_of_china(lon, lat)
@@ -169,12 +173,12 @@ def bd09_to_gcj02(lon, lat) -> tuple[Array, Array]:
     return np.where(outside, lon, gx), np.where(outside, lat, gy)
 
 
-def wgs84_to_bd09(lon, lat) -> tuple[Array, Array]:
+def wgs84_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """WGS84 (or CGCS2000) lon/lat to BD-09."""
     return gcj02_to_bd09(*wgs84_to_gcj02(lon, lat))
 
 
-def bd09_to_wgs84(lon, lat) -> tuple[Array, Array]:
+def bd09_to_wgs84(lon: ArrayLike, lat: ArrayLike) -> tuple[Array, Array]:
     """BD-09 lon/lat to WGS84."""
     return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
 
@@ -184,7 +188,7 @@ _FROM_WGS84 = {WGS84: None, GCJ02: wgs84_to_gcj02, BD09: wgs84_to_bd09}
 _DIRECT = {(GCJ02, BD09): gcj02_to_bd09, (BD09, GCJ02): bd09_to_gcj02}
 
 
-def transform(lon, lat, src: str, dst: str) -> tuple[Array, Array]:
+def transform(lon: ArrayLike, lat: ArrayLike, src: str, dst: str) -> tuple[Array, Array]:
     """Convert lon/lat between ``wgs84``, ``cgcs2000``, ``gcj02`` and ``bd09`` (or ``EPSG:4326``/``EPSG:4490``).
 
     >>> lon, lat = transform([116.404], [39.915], "BD09", "gcj02")
@@ -205,7 +209,7 @@ def transform(lon, lat, src: str, dst: str) -> tuple[Array, Array]:
     return lon, lat
 
 
-def transform_geometries(geoms, src: str, dst: str):
+def transform_geometries(geoms: ArrayLike, src: str, dst: str) -> shapely.Geometry | np.ndarray:
     """``geoms`` (a shapely geometry or array of them, lon/lat) converted from ``src`` to ``dst``.
 
     Every vertex is moved; the offsets vary over hundreds of kilometres, so shapes keep their form.

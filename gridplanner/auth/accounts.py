@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
 
@@ -13,6 +12,7 @@ from sqlalchemy.orm import Session
 from gridplanner.auth.keycache import KEYS
 from gridplanner.auth.passwords import hash_password, verify_password
 from gridplanner.auth.principal import ROLES, SCOPES, Principal
+from gridplanner.settings import get_settings
 from gridplanner.store import models as m
 
 DEMO_PASSWORD = "gridplanner-demo"
@@ -120,8 +120,8 @@ def key_principal(session: Session, token: str) -> Principal | None:
 
 def ensure_demo_accounts(session: Session) -> dict[str, str]:
     """The demo's admin, planner (district 330106) and viewer, created when missing; name -> password.
-    The password is GRIDPLANNER_DEMO_PASSWORD or the documented ``gridplanner-demo``."""
-    password = os.environ.get("GRIDPLANNER_DEMO_PASSWORD") or DEMO_PASSWORD
+    The password is the setting ``demo_password`` (GRIDPLANNER_DEMO_PASSWORD) or the documented ``gridplanner-demo``."""
+    password = get_settings().demo_password or DEMO_PASSWORD
     for name, (role, districts) in DEMO_ACCOUNTS.items():
         if not session.execute(select(m.User.id).where(m.User.username == name)).first():
             create_user(session, name, password, role, districts)
