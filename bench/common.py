@@ -40,6 +40,8 @@ def fresh_database(url: str, name: str) -> str:
         conn.execute(f"CREATE DATABASE {name}")
     own = with_database(url, name)
     database.use_database(own)
+    # The benchmark's own subprocesses and raw psycopg connections find it here.
+    os.environ["DATABASE_URL"] = own
     database.upgrade()
     return own
 

@@ -54,6 +54,19 @@ class Settings(BaseSettings):
         return self.home / "pgdata"
 
 
+#: Values set in this process over what the environment says (:func:`configure`).
+_OVERRIDES: dict = {}
+
+
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings: the environment (read once, here, never at import), then what :func:`configure` set."""
+    return Settings(**_OVERRIDES)
+
+
+def configure(**values) -> Settings:
+    """Set settings in this process (tests and benchmarks point the store at a database of their own) without
+    touching the environment; returns the new settings."""
+    _OVERRIDES.update(values)
+    get_settings.cache_clear()
+    return get_settings()

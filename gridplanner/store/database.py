@@ -31,13 +31,12 @@ def database_url(settings: Settings | None = None) -> str:
 
 
 def use_database(url: str) -> None:
-    """Point this process's store at ``url`` from now on (tests and benchmarks use databases of their own)."""
-    import os
+    """Point this process's store at ``url`` from now on (tests and benchmarks use databases of their own).
+    The environment is left alone: a child process is told its database explicitly."""
+    from gridplanner.settings import configure
 
-    from gridplanner.settings import get_settings
-
-    os.environ["DATABASE_URL"] = url
-    for cached in (get_settings, get_engine, _sessionmaker):
+    configure(database_url=url)
+    for cached in (get_engine, _sessionmaker):
         cached.cache_clear()
 
 
