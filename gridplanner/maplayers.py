@@ -9,12 +9,66 @@ tile only pays for the grids it shows. Writers say what they changed with :func:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from sqlalchemy import text
 
 from gridplanner.incidents.lifecycle import CLOSED_STATUSES
 from gridplanner.planning.rules import SizeRule, size_rules
 from tiles import cache
-from tiles.layers import MERCATOR_COLUMNS, Catalog, Filters, Layer, Spatial
+from tiles import layers as tiles_layers
+from tiles.layers import MERCATOR_COLUMNS, Catalog, FilterError, Layer, Spatial
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Filters from the query string; empty means "the default view" (the published plan, every incident)."""
+
+    plan: int | None = None
+    version: int | None = None
+    status: tuple[str, ...] = ()
+    category: tuple[str, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+    department: str | None = None
+
+    def used(self) -> list[str]:
+        return [k for k, v in self.__dict__.items() if v not in (None, ())]
+
+    def key(self) -> tuple:
+        """A hashable, order-independent form for cache keys."""
+        return tuple(
+            (k, tuple(sorted(v)) if isinstance(v, tuple) else (v.isoformat() if isinstance(v, datetime) else v))
+            for k, v in self.__dict__.items()
+            if v not in (None, ())
+        )
+
+    def params(self) -> dict:
+        """The SQL parameters the layers' queries name."""
+        return {"plan": self.plan, "version": self.version, "statuses": list(self.status), "categories": list(self.category),
+                "start": self.start, "end": self.end, "department": self.department}
+
+    def query_string(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k in self.used():
+            v = getattr(self, k)
+            out[k] = ",".join(v) if isinstance(v, tuple) else (v.isoformat() if isinstance(v, datetime) else str(v))
+        return out
+
+
+
+def check_filters(layer: Layer, filters: Filters) -> None:
+    """A FilterError for filters ``layer`` does not take or values it cannot have."""
+    tiles_layers.check_filters(layer, filters)
+    if filters.plan is not None and filters.version is not None:
+        raise FilterError("give plan or version, not both")
+    if layer.statuses is not None:
+        bad = [s for s in filters.status if s not in layer.statuses]
+        if bad:
+            raise FilterError(f"layer {layer.name!r} has no status {', '.join(bad)} (statuses: {', '.join(layer.statuses)})")
+    if filters.start and filters.end and filters.start > filters.end:
+        raise FilterError(f"time range is empty: start {filters.start.isoformat()} is after end {filters.end.isoformat()}")
 
 
 def size_params(rules: dict[str, SizeRule] | None = None) -> dict:

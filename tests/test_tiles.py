@@ -458,8 +458,7 @@ REFERENCE_POLYGON = """ST_ForcePolygonCCW(ST_CollectionExtract(ST_MakeValid(ST_S
 
 
 def reference_tile(db, t: Tile) -> dict:
-    from gridplanner.maplayers import get_layer
-    from tiles.layers import Filters
+    from gridplanner.maplayers import Filters, get_layer
     from tiles.mvt import envelope_predicate, tile_sql
 
     layer = get_layer("grids")
@@ -518,8 +517,7 @@ def test_the_clearance_shortcut_changes_no_byte(db, tmp_path, monkeypatch):
     """Tiles with the validity of every snapped grid tested are byte for byte those taking the clearance's word,
     at zooms where the shortcut serves some grids and not others."""
     from tiles import mvt
-    from gridplanner.maplayers import get_layer
-    from tiles.layers import Filters
+    from gridplanner.maplayers import Filters, get_layer
 
     data = load_layers(db, tmp_path)
     layer = get_layer("grids")

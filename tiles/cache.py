@@ -7,8 +7,8 @@ delivers it when the writer's transaction commits (never when it rolls back) to 
 called :func:`listen`, so a CLI or a worker process writing the store invalidates the server's cache too.
 
 ETags are digests of the tile bytes, so a client's copy stays valid exactly as long as the tile's content is the
-same, whatever the cache dropped. Tiles whose attributes change by the clock (an open incident falling overdue)
-expire at that instant.
+same, whatever the cache dropped. Tiles whose attributes change by the clock (a row falling due) expire at that
+instant.
 """
 
 from __future__ import annotations

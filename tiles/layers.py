@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from typing import Protocol
 
 Spatial = Callable[[str], str]
 #: Columns a layer with ``mercator`` stores beside ``geom`` (the geometry in EPSG:3857 and its clearance), read
@@ -27,35 +27,16 @@ class FilterError(ValueError):
     """A query-string filter the layer does not take, or a value it cannot have."""
 
 
-@dataclass(frozen=True)
-class Filters:
-    """Filters from the query string; empty means "the default view" (the published plan, every incident)."""
+class Filters(Protocol):
+    """What the engine needs of a request's filters (the application defines them: see
+    :class:`gridplanner.maplayers.Filters`): the names used, a hashable key for the tile cache, and the SQL
+    parameters they give."""
 
-    plan: int | None = None
-    version: int | None = None
-    status: tuple[str, ...] = ()
-    category: tuple[str, ...] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-    department: str | None = None
+    def used(self) -> list[str]: ...
 
-    def used(self) -> list[str]:
-        return [k for k, v in self.__dict__.items() if v not in (None, ())]
+    def key(self) -> tuple: ...
 
-    def key(self) -> tuple:
-        """A hashable, order-independent form for cache keys."""
-        return tuple(
-            (k, tuple(sorted(v)) if isinstance(v, tuple) else (v.isoformat() if isinstance(v, datetime) else v))
-            for k, v in self.__dict__.items()
-            if v not in (None, ())
-        )
-
-    def query_string(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        for k in self.used():
-            v = getattr(self, k)
-            out[k] = ",".join(v) if isinstance(v, tuple) else (v.isoformat() if isinstance(v, datetime) else str(v))
-        return out
+    def params(self) -> dict: ...
 
 
 @dataclass(frozen=True)
@@ -79,7 +60,7 @@ class Layer:
     maxzoom: int = 20
     #: density bins: the query needs ``:cell`` (metres of EPSG:3857).
     binned: bool = False
-    #: SQL giving the next instant the layer's attributes change by the clock alone (a case falling due).
+    #: SQL giving the next instant the layer's attributes change by the clock alone (a row falling due).
     expiry: Callable[[Filters, Spatial], str] | None = None
     #: SQL parameters the query needs beyond the filters (defaults; a caller's context overrides them).
     params: dict = field(default_factory=dict)
@@ -88,33 +69,16 @@ class Layer:
 
 
 def check_filters(layer: Layer, filters: Filters) -> None:
+    """A FilterError naming the filters ``layer`` does not take."""
     unsupported = [k for k in filters.used() if k not in layer.filters]
     if unsupported:
         takes = ", ".join(layer.filters) or "none"
         raise FilterError(f"layer {layer.name!r} takes no filter {', '.join(unsupported)} (it takes: {takes})")
-    if filters.plan is not None and filters.version is not None:
-        raise FilterError("give plan or version, not both")
-    if layer.statuses is not None:
-        bad = [s for s in filters.status if s not in layer.statuses]
-        if bad:
-            raise FilterError(f"layer {layer.name!r} has no status {', '.join(bad)} (statuses: {', '.join(layer.statuses)})")
-    if filters.start and filters.end and filters.start > filters.end:
-        raise FilterError(f"time range is empty: start {filters.start.isoformat()} is after end {filters.end.isoformat()}")
 
 
 def bind(layer: Layer, filters: Filters, context: dict | None = None) -> dict:
-    """SQL parameters for ``layer``'s query: its own defaults, the caller's ``context``, then the filters."""
-    return {
-        **layer.params,
-        **(context or {}),
-        "plan": filters.plan,
-        "version": filters.version,
-        "statuses": list(filters.status),
-        "categories": list(filters.category),
-        "start": filters.start,
-        "end": filters.end,
-        "department": filters.department,
-    }
+    """SQL parameters for ``layer``'s query: its own defaults, the caller's ``context``, then the filters'."""
+    return {**layer.params, **(context or {}), **filters.params()}
 
 
 class Catalog(Mapping[str, Layer]):

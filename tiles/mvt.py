@@ -1,7 +1,7 @@
 """Mapbox Vector Tiles made by PostGIS: geometry moved to the tile's 4096 grid in SQL, ST_AsMVT encodes the layer.
 
 Polygons are snapped vertex by vertex to the tile's integer grid and clipped, and nothing else: a vertex shared by
-two grids lands on the same tile pixel in both, so shared edges stay shared at every zoom, and vertices closer
+two polygons lands on the same tile pixel in both, so shared edges stay shared at every zoom, and vertices closer
 than a pixel merge, which is the simplification per zoom. ST_AsMVTGeom is not used for polygons because it also
 simplifies each polygon on its own (Douglas–Peucker at half a pixel, before snapping), which opened half-pixel
 slivers of daylight between wiggly neighbours at z10 in the tests; PostGIS 3.3 has no ST_CoverageSimplify. Points
@@ -74,7 +74,7 @@ def tile_sql(layer: Layer, filters: Filters, tile: Tile, context: dict | None = 
     params = {**bind(layer, filters, context), "west": west, "south": south, "east": east, "north": north, "z": tile.z, "x": tile.x, "y": tile.y, "layer_name": layer.name}
     if layer.binned:
         params["cell"] = tile.width_m / BINS_PER_TILE
-    # Layers over the grids table also select its stored EPSG:3857 outline and clearance (migration 0010).
+    # Layers with ``mercator`` also select their table's stored EPSG:3857 outline and clearance.
     inner = layer.query(filters, envelope_predicate, params, mercator=True) if layer.mercator else layer.query(filters, envelope_predicate, params)
     names = ([layer.id_column] if layer.id_column else []) + list(layer.fields)
     id_arg = f", '{layer.id_column}'" if layer.id_column else ""
@@ -114,7 +114,7 @@ def render(connection, layer: Layer, filters: Filters, tile: Tile, context: dict
 
 
 def next_change(connection, layer: Layer, filters: Filters, tile: Tile, context: dict | None = None) -> datetime | None:
-    """When the tile's attributes next change by the clock alone (an open incident falling due), if ever."""
+    """When the tile's attributes next change by the clock alone (the layer's ``expiry``), if ever."""
     if layer.expiry is None:
         return None
     west, south, east, north = tile.lonlat_bounds(BUFFER / EXTENT)

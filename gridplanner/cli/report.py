@@ -12,9 +12,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from gridplanner.cli import app
+from gridplanner.maplayers import Filters
 from gridplanner.reports import ReportError, build_report
 from gridplanner.store.database import session_scope
-from tiles.layers import FilterError, Filters
+from tiles.layers import FilterError
 
 report_app = typer.Typer(help="Offline HTML reports (open with no network): coverage, staffing, incidents.", no_args_is_help=True)
 app.add_typer(report_app, name="report")

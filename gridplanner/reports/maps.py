@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner.reports.offline import MAP_CSS, MAP_JS, ReportError, inline_assets
 from tiles.features import items
-from gridplanner.maplayers import LAYERS
-from tiles.layers import Filters
+from gridplanner.maplayers import LAYERS, Filters
 
 ALL = 10_000_000
 SEQUENTIAL = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]

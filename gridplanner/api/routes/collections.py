@@ -13,8 +13,8 @@ from gridplanner.api.dependencies import SessionDep
 from gridplanner.api.params import parse_bbox
 from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, LayerParam, check_plan, resolve_layer
 from tiles import features
-from gridplanner.maplayers import LAYERS, get_layer
-from tiles.layers import Filters, Layer
+from gridplanner.maplayers import LAYERS, Filters, get_layer
+from tiles.layers import Layer
 
 router = APIRouter(prefix="/collections", tags=["collections (OGC API – Features)"])
 GEOJSON = "application/geo+json"

@@ -19,8 +19,8 @@ from gridplanner.store.database import database_url
 from tiles import cache, mvt
 from tiles.features import extent
 from gridplanner import maplayers
-from gridplanner.maplayers import LAYERS, get_layer
-from tiles.layers import Filters, Layer, check_filters
+from gridplanner.maplayers import LAYERS, Filters, check_filters, get_layer
+from tiles.layers import Layer
 from tiles.tilemath import Tile
 
 router = APIRouter(prefix="/tiles", tags=["tiles"])
