@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import math
+from typing import Annotated
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Query
 
 BBox = tuple[float, float, float, float]
+
+#: ``?plan=``: read a plan other than the published one.
+PlanParam = Annotated[int | None, Query(description="plan id to read instead of the published plan", examples=[3])]
+#: ``?offset=``: items skipped (pages run in a stable order; ``limit`` says how many follow).
+OffsetParam = Annotated[int, Query(ge=0, description="items skipped")]
+
+
+def limit_param(most: int, what: str = "items"):
+    """``?limit=`` of a route whose pages hold at most ``most`` ``what``."""
+    return Annotated[int, Query(ge=1, le=most, description=f"{what} per page, at most {most}")]
 
 
 def parse_bbox(value: str | None, *, status: int = 422) -> BBox | None:

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from gridplanner.api.dependencies import SessionDep
-from gridplanner.api.params import parse_bbox
-from gridplanner.api.routes.tiles import LAYER_LIST, FiltersDep, LayerParam, check_plan, resolve_layer
+from gridplanner.api.params import OffsetParam, limit_param, parse_bbox
+from gridplanner.api.routes.tiles import FiltersDep, LayerParam, check_plan, resolve_layer
 from tiles import features
 from gridplanner.maplayers import LAYERS, Filters, get_layer
 from tiles.layers import Layer
@@ -105,8 +105,8 @@ def items(
     filters: FiltersDep,
     layer: LayerParam,
     bbox: Annotated[str | None, Query(description="west,south,east,north in degrees (lon/lat)", examples=["120.10,30.26,120.12,30.28"])] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="features per page")] = 100,
-    offset: Annotated[int, Query(ge=0, description="features skipped")] = 0,
+    limit: limit_param(MAX_LIMIT, "features") = 100,
+    offset: OffsetParam = 0,
     cell: Annotated[float | None, Query(gt=0, le=100_000, description="incident_density: bin size in EPSG:3857 metres (default 500)")] = None,
 ) -> JSONResponse:
     """A page of ``layer``'s features as a GeoJSON FeatureCollection with ``numberMatched``, ``numberReturned``

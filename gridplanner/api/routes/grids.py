@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner import lookup
 from gridplanner.api.dependencies import SessionDep
-from gridplanner.api.params import parse_bbox
+from gridplanner.api.params import OffsetParam, PlanParam, limit_param, parse_bbox
 from gridplanner.api.routes import grids_codes
 
 router = APIRouter(tags=["grid lookup"])
@@ -35,7 +35,6 @@ class Crs(str, Enum):
     bd09 = "bd09"
 
 
-PlanParam = Annotated[int | None, Query(description="plan id to read instead of the published plan", examples=[3])]
 CrsInParam = Annotated[Crs, Query(description="coordinate system of lon/lat: wgs84 = cgcs2000, gcj02 (AMap/Tencent), bd09 (Baidu)")]
 CrsOutParam = Annotated[Crs, Query(description="coordinate system of the output geometry (and of bbox)")]
 CodeParam = Annotated[str, Path(min_length=1, max_length=32, description="grid code", examples=["330106001001001"])]
@@ -286,8 +285,8 @@ def grids(
     community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit community code", examples=["330106001001"])] = None,
     street: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit street/township code", examples=["330106001"])] = None,
     bbox: Annotated[str | None, Query(description="minx,miny,maxx,maxy in crs", examples=["120.10,30.27,120.12,30.28"])] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE, description=f"page size, at most {MAX_PAGE}")] = 1000,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: limit_param(MAX_PAGE, "grids") = 1000,
+    offset: OffsetParam = 0,
     crs: CrsOutParam = Crs.wgs84,
     plan: PlanParam = None,
 ) -> dict:

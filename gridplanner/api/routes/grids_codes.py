@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner import lookup
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.params import PlanParam
 from gridplanner.coding import CodeError, decode_code
 from gridplanner.plans.codes import active_rule
 
@@ -170,7 +171,7 @@ def crosswalk(
     session: SessionDep,
     department: Annotated[str, Query(min_length=1, description="the department whose grid id this is", examples=["城管"])],
     id: Annotated[str, Query(min_length=1, description="the department's own grid id", examples=["CG-0012"])],
-    plan: Annotated[int | None, Query(description="plan id to read instead of the published plan")] = None,
+    plan: PlanParam = None,
 ):
     """The unified grid(s) a department's own grid maps to (多网合一), with the shares of area and households."""
     ref = lookup.resolve_plan(session, plan)  # PlanNotFound: 404 (api.errors)

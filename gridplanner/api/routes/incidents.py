@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from gridplanner.api import security
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.params import OffsetParam, limit_param
 from gridplanner.incidents import catalogue as cat
 from gridplanner.incidents import lifecycle, service
 from gridplanner.incidents.hotline import IncidentImportError, import_hotline
@@ -160,8 +161,8 @@ def list_incidents(
     overdue: bool | None = None,
     no_grid: Annotated[bool | None, Query(description="true: only 无网格 incidents")] = None,
     open: Annotated[bool, Query(description="only open incidents (上报 … 核查)")] = False,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: limit_param(1000, "incidents") = 100,
+    offset: OffsetParam = 0,
 ) -> IncidentPage:
     """Incidents by grid, community, status, category and time range, newest first."""
     if reported_from and reported_to and reported_from >= reported_to:
