@@ -201,6 +201,17 @@ def _incident_density(f: Filters, spatial: Spatial, ctx: dict) -> str:
                      GROUP BY 1, 2) b"""
 
 
+def _buildings(f: Filters, spatial: Spatial, ctx: dict) -> str:
+    return f"""SELECT b.id, b.name, b.use, b.households, b.floors, b.community_code, b.geom
+               FROM buildings b WHERE {spatial('b')}"""
+
+
+def _lines(f: Filters, spatial: Spatial, ctx: dict) -> str:
+    kind = " AND l.kind = ANY(:statuses)" if f.status else ""
+    return f"""SELECT l.id, l.kind, l.name, l.category, l.geom
+               FROM linear_features l WHERE {spatial('l')}{kind}"""
+
+
 def _departments(f: Filters, spatial: Spatial, ctx: dict) -> str:
     dept = " AND l.department = :department" if f.department else ""
     return f"""SELECT d.id, l.department, d.dept_grid_id, d.name, d.geom
@@ -275,6 +286,18 @@ LAYERS = Catalog(
             "Point",
             {"count": "事件数", "open": "未结案"},
             ("incidents",), "incidents", _incident_density, filters=_INCIDENT_FILTERS, id_column=None, minzoom=8, binned=True,
+        ),
+        Layer(
+            "buildings", "建筑 Buildings", "Building footprints (or points) with their households: the ground planners draw grids around.",
+            "Geometry",
+            {"name": "名称", "use": "用途", "households": "户数 (未填: 按面积与层数估算)", "floors": "层数", "community_code": "所属社区"},
+            ("buildings",), "buildings", _buildings, minzoom=14,
+        ),
+        Layer(
+            "lines", "道路河流 Roads and rivers", "Roads, rivers and walls (kind: road/river/wall) that grid boundaries follow.",
+            "LineString",
+            {"kind": "road/river/wall", "name": "名称", "category": "等级 (主干路/次干路/支路 ...)"},
+            ("linear_features",), "linear_features", _lines, filters=("status",), statuses=("road", "river", "wall"), minzoom=10,
         ),
         Layer(
             "departments", "部门网格 Department grids", "Departments' own grid layers (综治, 城管 ...) for merge review (多网合一).",

@@ -160,6 +160,27 @@ def test_communities_and_department_layers(db, client, tmp_path):
     assert get_tile(client, "departments", t, "?department=综治").content == b""
 
 
+def test_ground_layers_show_buildings_roads_and_rivers(db, client, tmp_path):
+    """The ground a planner draws on is served like any layer; an import of it drops the tiles it touches."""
+    load_layers(db, tmp_path)
+    x, y = X0 + DX / 2, Y0 + DY / 2
+    t = tile_for(x, y, 15)
+    assert get_tile(client, "buildings", t).content == b""  # cached empty, until the import below
+    bld = gpd.GeoDataFrame({"name": ["1号楼", None], "households": [40, None]},
+                           geometry=[shapely.box(x, y, x + 1e-4, y + 1e-4), shapely.Point(x + 2e-4, y)], crs=4490)
+    import_file(db, "buildings", write(bld, tmp_path / "b.geojson"))
+    lines = gpd.GeoDataFrame({"name": ["文三路"]}, geometry=[shapely.LineString([(x - 1e-3, y - 1e-4), (x + 1e-3, y - 1e-4)])], crs=4490)
+    import_file(db, "roads", write(lines, tmp_path / "r.geojson"))
+    import_file(db, "rivers", write(lines.assign(name="余杭塘河").set_geometry(lines.translate(0, -2e-4)), tmp_path / "v.geojson"))
+    buildings = decode(get_tile(client, "buildings", t).content)["buildings"]["features"]
+    assert sorted((f["geometry"]["type"], f["properties"].get("households")) for f in buildings) == [("Point", None), ("Polygon", 40)]
+    got = decode(get_tile(client, "lines", t).content)["lines"]["features"]
+    assert sorted((f["properties"]["kind"], f["properties"]["name"]) for f in got) == [("river", "余杭塘河"), ("road", "文三路")]
+    rivers = client.get("/api/v1/collections/lines/items", params={"status": "river"}).json()["features"]
+    assert [f["properties"]["name"] for f in rivers] == ["余杭塘河"]
+    assert client.get("/api/v1/collections/lines/items", params={"status": "canal"}).status_code == 400
+
+
 def test_staffing_and_incident_layers(db, client, tmp_path):
     data = load_layers(db, tmp_path)
     codes = data["codes"]

@@ -89,6 +89,17 @@ async function ensureMap() {
   map.addSource("communities", { type: "geojson", data: communities });
   map.addLayer({ id: "communities-fill", type: "fill", source: "communities", paint: { "fill-color": "#ffffff", "fill-opacity": 0.5 } });
   map.addLayer({ id: "communities-line", type: "line", source: "communities", paint: { "line-color": "#0f4c81", "line-width": 2 } });
+  // The ground grids are drawn on, above the community fill and under every view's layers: rivers and roads
+  // (z10+) and buildings (z14+), as vector tiles of the store, so planners see what a boundary would cut.
+  const tiles = (layer) => ({ type: "vector", url: `${location.origin}/api/v1/tiles/${layer}.json` });
+  map.addSource("ground-lines", tiles("lines"));
+  map.addSource("ground-buildings", tiles("buildings"));
+  const lines = { source: "ground-lines", "source-layer": "lines" };
+  const bld = { source: "ground-buildings", "source-layer": "buildings", minzoom: 14 };
+  map.addLayer({ id: "ground-rivers", type: "line", ...lines, filter: ["==", ["get", "kind"], "river"], paint: { "line-color": "#74a9cf", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 1, 16, 5] } }, "communities-line");
+  map.addLayer({ id: "ground-roads", type: "line", ...lines, filter: ["!=", ["get", "kind"], "river"], paint: { "line-color": "#a7afb8", "line-width": ["interpolate", ["linear"], ["zoom"], 10, 0.5, 16, 4] } }, "communities-line");
+  map.addLayer({ id: "ground-buildings", type: "fill", ...bld, filter: ["==", ["geometry-type"], "Polygon"], paint: { "fill-color": "#d8c8ad", "fill-opacity": 0.8, "fill-outline-color": "#9c8a6e" } }, "communities-line");
+  map.addLayer({ id: "ground-building-points", type: "circle", ...bld, filter: ["==", ["geometry-type"], "Point"], paint: { "circle-radius": 3, "circle-color": "#9c8a6e" } }, "communities-line");
   fitAll();
   workspace = new Workspace(ctx);
   dashboard = new Dashboard(ctx);

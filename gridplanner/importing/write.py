@@ -23,7 +23,8 @@ from gridplanner.store import models as m
 
 BATCH = 5000
 #: Import kinds whose table a map layer shows.
-_TILE_TABLES = {"communities": "communities", "layer": "department_grids"}
+_TILE_TABLES = {"communities": "communities", "layer": "department_grids", "buildings": "buildings",
+                "roads": "linear_features", "rivers": "linear_features", "walls": "linear_features"}
 
 
 @dataclass
