@@ -344,18 +344,32 @@ def _fit(polygons: np.ndarray, region, fixed: np.ndarray) -> np.ndarray:
     return out
 
 
-def _overlap_units(polygons: np.ndarray) -> np.ndarray:
-    """The unions of groups of polygons that overlap (by area), transitively; a polygon overlapping none is
-    its own unit."""
+#: Two polygons overlap when they share more than this share of the smaller one's area. Footprints that
+#: only touch (row houses, a wall's vertex on its neighbour's edge) share 1e-12 of it or less, from float
+#: arithmetic alone; counting that as overlap ties buildings together that a grid boundary may run between.
+OVERLAP_SHARE = 1e-6
+
+
+def overlap_groups(polygons: ArrayLike, *, min_share: float = OVERLAP_SHARE) -> np.ndarray:
+    """For each polygon, the lowest index among the polygons it overlaps (by area, more than ``min_share`` of
+    the smaller one), transitively: overlapping footprints cannot be kept whole in different grids.
+
+    >>> a, b, c = shapely.box(0, 0, 1, 1), shapely.box(0.5, 0, 1.5, 1), shapely.box(1.5, 0, 2, 1)
+    >>> overlap_groups([a, b, c]).tolist()  # c only touches b
+    [0, 0, 2]
+    """
+    polygons = np.asarray(polygons, dtype=object)
     n = len(polygons)
     root = np.arange(n)
+    if n < 2:
+        return root
     a, b = STRtree(polygons).query(polygons, predicate="intersects")
     keep = a < b
     a, b = a[keep], b[keep]
-    # Walls touching along a line are common (row houses); only shared area counts.
-    keep = shapely.area(shapely.intersection(polygons[a], polygons[b])) > 0 if len(a) else np.zeros(0, dtype=bool)
-    if not keep.any():
-        return polygons
+    if len(a):
+        shared = shapely.area(shapely.intersection(polygons[a], polygons[b]))
+        keep = shared > min_share * np.minimum(shapely.area(polygons[a]), shapely.area(polygons[b]))
+        a, b = a[keep], b[keep]
 
     def find(x):
         while root[x] != x:
@@ -363,11 +377,19 @@ def _overlap_units(polygons: np.ndarray) -> np.ndarray:
             x = root[x]
         return x
 
-    for x, y in zip(a[keep].tolist(), b[keep].tolist()):
+    for x, y in zip(a.tolist(), b.tolist()):
         rx, ry = find(x), find(y)
         if rx != ry:
             root[max(rx, ry)] = min(rx, ry)
-    roots = np.array([find(i) for i in range(n)])
+    return np.array([find(i) for i in range(n)], dtype=np.intp)
+
+
+def _overlap_units(polygons: np.ndarray) -> np.ndarray:
+    """The unions of groups of overlapping polygons (:func:`overlap_groups`); one overlapping none is its own
+    unit."""
+    roots = overlap_groups(polygons)
+    if (roots == np.arange(len(polygons))).all():
+        return polygons
     return np.array([shapely.union_all(polygons[roots == r]) for r in np.unique(roots)], dtype=object)
 
 

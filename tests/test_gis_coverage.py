@@ -4,8 +4,9 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
+import shapely.affinity
 
-from gis.coverage import EXACT_M2, coverage_report, coverage_problems, interior_points, polygon_faces, shared_edges, unmatched_edges
+from gis.coverage import EXACT_M2, coverage_report, coverage_problems, interior_points, overlap_groups, polygon_faces, shared_edges, unmatched_edges
 from gis.precision import drop_threads, normalize_polygons, square_metres_per_square_degree
 from gis.metrics import coefficient_of_variation, partition_quality, polsby_popper, share_on_lines, share_within
 
@@ -136,3 +137,18 @@ def test_normalize_drops_a_thread_part_and_reports_it():
     assert shapely.get_num_geometries(res.geoms[0]) == 1
     change = res.changes[0]
     assert change["snapped"] and change["parts_before"] == 2 and change["parts_after"] == 1 and change["area_moved_m2"] > 0
+
+
+def test_footprints_touching_with_float_noise_are_not_one_group():
+    # Two real Nanshan footprints (OSM, ODbL; see tests/data/realdata/README.md): a vertex of the second lies
+    # on the first's edge, and their intersection is a 3e-28 deg² sliver of float noise. Counted as overlap,
+    # they travelled together; the engine's boundary ran between them, the check found a building "cut", and
+    # the whole community (学府社区, 143,810 households) fell back to two block grids.
+    a = shapely.from_wkt("POLYGON ((113.931401 22.508359, 113.9313305 22.5083435, 113.93126 22.508328, 113.93124499999999 22.508388, "
+                         "113.93123 22.508448, 113.93130049999999 22.5084635, 113.931371 22.508479, 113.931386 22.508419, 113.931401 22.508359))")
+    b = shapely.from_wkt("POLYGON ((113.93124 22.508408, 113.93118000000001 22.508392999999998, 113.93112 22.508378, 113.93111 22.508428, "
+                         "113.931165 22.508437999999998, 113.93122 22.508448, 113.93124 22.508408))")
+    assert 0 < shapely.intersection(a, b).area < 1e-20
+    assert overlap_groups([a, b]).tolist() == [0, 1]
+    # A real overlap (a footprint drawn twice, shifted by 10 cm) still ties them.
+    assert overlap_groups([a, shapely.affinity.translate(a, 1e-6, 0)]).tolist() == [0, 0]

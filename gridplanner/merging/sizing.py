@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from gis.coverage import locate_points
+from gis.coverage import locate_points, overlap_groups
 from gis.overlay import (
     DUST_M2,
     bbox_candidates,
@@ -18,7 +18,6 @@ from gis.overlay import (
     shared_border,
 )
 from gridplanner.merging.assemble import Pieces, _longest
-from gridplanner.planning.community import _overlap_groups as overlap_groups
 from gridplanner.planning.rules import SizeRule
 
 #: Gaps narrower than this (m) after moving footprints are rounding.

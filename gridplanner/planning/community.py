@@ -9,7 +9,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
-from gis.coverage import interior_points, largest_pieces, locate_points, polygon_faces, shared_edges
+from gis.coverage import interior_points, largest_pieces, locate_points, overlap_groups, polygon_faces, shared_edges
 from gridplanner.planning.bisect import Buildings, LocalFrame, bisect, bisection_cuts
 from gridplanner.planning.grouping import merge_small_cells
 from gridplanner.planning.rebalance import rebalance
@@ -51,36 +51,9 @@ def _locate(points: np.ndarray, polygons: np.ndarray) -> np.ndarray:
 
 
 def _overlap_groups(footprints: np.ndarray) -> np.ndarray:
-    """For each building, the lowest index among the buildings its footprint overlaps (transitively).
-
-    Overlapping footprints cannot be kept whole in different grids, so they travel together.
-    """
-    n = len(footprints)
-    parent = np.arange(n)
-    if n < 2:
-        return parent
-    tree = STRtree(footprints)
-    a, b = tree.query(footprints, predicate="intersects")
-    keep = a < b
-    a, b = a[keep], b[keep]
-    if len(a) == 0:
-        return parent
-    # Walls touching along a line are common (row houses); only shared area counts.
-    area = shapely.area(shapely.intersection(footprints[a], footprints[b]))
-    a, b = a[area > 0], b[area > 0]
-    root = list(range(n))
-
-    def find(x):
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
-    for x, y in zip(a.tolist(), b.tolist()):
-        rx, ry = find(x), find(y)
-        if rx != ry:
-            root[max(rx, ry)] = min(rx, ry)
-    return np.array([find(i) for i in range(n)], dtype=np.intp)
+    """For each building, the lowest index among the buildings its footprint overlaps (transitively): they
+    travel together (:func:`gis.coverage.overlap_groups`)."""
+    return overlap_groups(footprints)
 
 
 def _place(data: "CommunityInput", polygons: np.ndarray) -> np.ndarray:
