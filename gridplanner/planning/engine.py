@@ -21,6 +21,7 @@ from gridplanner.coding.ordering import reading_order
 from gridplanner.planning.checked import plan_checked
 from gridplanner.planning.community import BASIC, DEDICATED, CommunityInput
 from gridplanner.planning.households import estimate_households
+from gridplanner.planning.quality import groupable
 from gridplanner.planning.rules import SizeRule, rule_for
 
 GRID_COLUMNS = [
@@ -233,7 +234,7 @@ def divide(
                 elif plan.fallback is not None:
                     reason = f"community not divided by the engine ({plan.fallback} plan): see fallbacks"
                 else:
-                    reason = _reason(g, households[idx], rule, comm_hh, part_hh, g.geometry, region)
+                    reason = _reason(g, households[idx], rule, comm_hh, part_hh, g.geometry, region, households[members])
             if reason:
                 out_of_bounds.append({"community_code": code, "grid_index": k, "households": g.households, "reason": reason})
             rows.append({
@@ -374,7 +375,7 @@ def _part_households(region, points, households) -> list[tuple[object, int]]:
     return [(part, int(households[where == k].sum())) for k, part in enumerate(parts)]
 
 
-def _reason(grid, building_hh: np.ndarray, rule: SizeRule, comm_hh: int, part_hh, geom, region) -> str:
+def _reason(grid, building_hh: np.ndarray, rule: SizeRule, comm_hh: int, part_hh, geom, region, comm_building_hh: np.ndarray) -> str:
     if grid.households > rule.max_households:
         if len(building_hh) == 1:
             return "a single building above max households"
@@ -390,6 +391,8 @@ def _reason(grid, building_hh: np.ndarray, rule: SizeRule, comm_hh: int, part_hh
                 return "community part (multipart community) has fewer than min households"
     if not _feasible(comm_hh, rule):
         return f"community households ({comm_hh}) cannot all be divided within bounds"
+    if not groupable(comm_building_hh[comm_building_hh <= rule.max_households], rule):
+        return "the community's buildings cannot be grouped within bounds, wherever the boundaries run"
     return "no neighbour to merge with within max households"
 
 
