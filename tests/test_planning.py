@@ -280,3 +280,31 @@ def test_rebalance_takes_two_grids_a_hair_apart_as_one_piece():
     assert shapely.get_type_id(shapely.coverage_union_all([a, b])) == 6
     union = _union(np.array([a, b], dtype=object))
     assert union.geom_type == "Polygon" and abs(union.area - 2) < 1e-8
+
+
+def test_balance_brings_two_grids_within_bounds_nearer_the_target():
+    # Two neighbouring grids of 480 and 320 households, both within [300, 500]: the engine evens them out
+    # (building by building, footprints whole); the merge (even=False) leaves grids within bounds alone.
+    from gridplanner.planning.bisect import LocalFrame
+    from gridplanner.planning.community import CommunityInput, rebalance_grids
+
+    left, right = geo(shapely.box(0, 0, 100, 100)), geo(shapely.box(100, 0, 200, 100))
+    boxes = [shapely.box(x + 3, y + 3, x + 13, y + 13) for x in range(0, 200, 20) for y in range(0, 100, 20)]
+    boxes = [b for b in boxes if b.bounds[0] < 100] + [b for b in boxes if b.bounds[0] > 100][:14]  # 25 + 14
+    foot = np.array([geo(b) for b in boxes], dtype=object)
+    hh = np.array([19] * 25 + [23] * 14)  # 475 and 322
+    data = CommunityInput(region=shapely.union(left, right), footprints=foot, points=shapely.point_on_surface(foot),
+                          households=hh, lines=np.zeros(0, dtype=object))
+    members = [np.arange(25), np.arange(25, 39)]
+    rule = SizeRule(300, 500)
+    lf = LocalFrame(LON0 + 100 * M, LAT0 + 50 * M)
+    same_geoms, _ = rebalance_grids([left, right], np.array([True, True]), members, data, rule, lf)
+    assert same_geoms[0] is left and same_geoms[1] is right
+    geoms, new_members = rebalance_grids([left, right], np.array([True, True]), members, data, rule, lf, even=True)
+    sums = [int(hh[m].sum()) for m in new_members]
+    assert all(rule.within(s) for s in sums) and sum(sums) == 797
+    assert abs(sums[0] - 400) + abs(sums[1] - 400) < 75 + 78 - 40, sums
+    assert shapely.coverage_is_valid(np.array(geoms, dtype=object))
+    assert abs(shapely.union_all(geoms).area - data.region.area) < 1e-15
+    for k, m in enumerate(new_members):
+        assert shapely.covered_by(foot[m], geoms[k]).all()

@@ -11,7 +11,9 @@ How :func:`divide` works, community by community (lon/lat throughout; sizes in h
    good split, until each part suits one grid; everything is re-noded with the cuts.
 4. Cells below the minimum join neighbours, smallest first, while the maximum allows (``grouping``); a small
    grid no neighbour can take is redrawn together with one to three neighbours (bisection of their union),
-   kept only when more grids end within bounds.
+   kept only when more grids end within bounds. Grids still outside the bounds are redrawn building by
+   building with one to three neighbours (``rebalance``), and neighbouring grids within bounds but far
+   apart (480 beside 320 households) are evened out the same way, pair by pair (``rebalance.balance``).
 5. Grid boundaries that cross a building are moved around it (the building's footprint goes to the grid
    holding its representative point; overlapping footprints travel together), re-noded, and any grid left
    in pieces gives its stray pieces to the neighbour sharing most boundary.

@@ -12,7 +12,7 @@ from shapely import STRtree
 from gis.coverage import interior_points, largest_pieces, locate_points, overlap_groups, polygon_faces, shared_edges
 from gridplanner.planning.bisect import Buildings, LocalFrame, bisect, bisection_cuts
 from gridplanner.planning.grouping import merge_small_cells
-from gridplanner.planning.rebalance import rebalance
+from gridplanner.planning.rebalance import balance, rebalance
 from gridplanner.planning.rules import SizeRule
 
 BASIC, DEDICATED = "basic", "dedicated"
@@ -365,7 +365,7 @@ def _grids_of(data: CommunityInput, faces_out, cell_labels, cells, cell_ded, lab
 def _rebalanced(grids: list[Grid], data: CommunityInput, rule: SizeRule, frame: LocalFrame) -> list[Grid]:
     """Grids outside the size rule redrawn with neighbours, building by building (see ``rebalance``)."""
     basic = np.array([g.type == BASIC for g in grids], dtype=bool)
-    geoms, members = rebalance_grids([g.geometry for g in grids], basic, [g.members for g in grids], data, rule, frame)
+    geoms, members = rebalance_grids([g.geometry for g in grids], basic, [g.members for g in grids], data, rule, frame, even=True)
     # A grid a redraw merged into its neighbours is gone; one a redraw added is basic.
     out = [replace(g, geometry=geoms[k], members=members[k], households=int(data.households[members[k]].sum()))
            for k, g in enumerate(grids) if geoms[k] is not None]
@@ -375,12 +375,13 @@ def _rebalanced(grids: list[Grid], data: CommunityInput, rule: SizeRule, frame: 
 
 
 def rebalance_grids(geoms: list, basic: np.ndarray, members: list[np.ndarray], data: CommunityInput, rule: SizeRule,
-                    frame: LocalFrame) -> tuple[list, list[np.ndarray]]:
+                    frame: LocalFrame, *, even: bool = False) -> tuple[list, list[np.ndarray]]:
     """:func:`gridplanner.planning.rebalance.rebalance` with the engine's shaping around buildings: one
-    community's grids (in any CRS ``frame`` maps to a local plane) and their buildings (``members``)."""
-    hh = np.array([int(data.households[m].sum()) for m in members])
-    if all(rule.within(h) for h, b in zip(hh, basic) if b):
-        return list(geoms), list(members)
+    community's grids (in any CRS ``frame`` maps to a local plane) and their buildings (``members``).
+
+    ``even``: then :func:`gridplanner.planning.rebalance.balance` (pairs within bounds but far apart redrawn
+    nearer the target). The division engine asks for it; the merge does not, since its grids keep the
+    departments' lines wherever the size rule allows."""
     if data.together is None:
         data.together = _overlap_groups(data.footprints)
 
@@ -407,7 +408,19 @@ def rebalance_grids(geoms: list, basic: np.ndarray, members: list[np.ndarray], d
             return None
         return faces, face_group, final
 
-    return rebalance(list(geoms), basic, list(members), data.households, data.points, data.together, rule, frame, reshape)
+    hh = np.array([int(data.households[m].sum()) for m in members])
+    geoms, members = list(geoms), list(members)
+    if not all(rule.within(h) for h, b in zip(hh, basic) if b):
+        geoms, members = rebalance(geoms, basic, members, data.households, data.points, data.together, rule, frame, reshape)
+    if even:
+        # Grids the rebalance merged away are None; those it added (beyond ``basic``) are basic.
+        alive = [k for k, g in enumerate(geoms) if g is not None]
+        more = np.r_[basic, np.ones(len(geoms) - len(basic), dtype=bool)]
+        sub_g, sub_m = balance([geoms[k] for k in alive], more[alive], [members[k] for k in alive], data.households,
+                               data.points, data.together, rule, frame, reshape, lines=data.lines)
+        for j, k in enumerate(alive):
+            geoms[k], members[k] = sub_g[j], sub_m[j]
+    return geoms, members
 
 
 def _straddlers(footprints, bld_group, cells, labels) -> np.ndarray:
