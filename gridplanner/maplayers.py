@@ -323,7 +323,11 @@ def get_layer(name: str) -> Layer:
 
 
 def invalidate(what: str, bbox: cache.BBox | None = None, *, connection=None) -> int:
-    """A change to table (or layer) ``what`` within lon/lat ``bbox``: see :func:`tiles.cache.invalidate`."""
+    """A change to table (or layer) ``what`` within lon/lat ``bbox``: see :func:`tiles.cache.invalidate`. The
+    in-memory lookup answers of this process are dropped too (other processes drop theirs on the NOTIFY)."""
+    from gridplanner.lookup import answers
+
+    answers.drop()
     return cache.invalidate(LAYERS, what, bbox, connection=connection)
 
 

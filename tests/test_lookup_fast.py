@@ -12,6 +12,7 @@ import shapely
 from sqlalchemy import text
 
 from gridplanner import lookup, plans
+from gridplanner.lookup import answers as lookup_answers
 from gridplanner.lookup import index as lookup_index
 from gridplanner.lookup import reads as lookup_reads
 from gridplanner.auth.accounts import create_key, revoke_key
@@ -168,6 +169,8 @@ def test_single_lookup_reads_on_its_own_connection_with_committed_data(committed
         return await real(sql, params)
 
     monkeypatch.setattr(lookup_reads, "fetch_one_async", counted)
+    # The in-memory answers (tested below) would take over once built: this test is about the SQL read.
+    monkeypatch.setattr(lookup_answers, "current", lambda conninfo: None)
     with TestClient(create_app(), headers={"X-API-Key": token}) as client:
         answers = [client.get(f"{API}/grids/lookup", params={"lon": x, "lat": y}) for _ in range(3)]
         outside = client.get(f"{API}/grids/lookup", params={"lon": X0 - 1, "lat": Y0})
@@ -178,3 +181,85 @@ def test_single_lookup_reads_on_its_own_connection_with_committed_data(committed
     # the first request resolved the key in its session and read there; the others awaited a statement on the
     # event loop's own connection
     assert len(calls) == 3
+
+
+def _wait_for_answers(timeout: float = 10.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = lookup_answers.current(lookup_reads.conninfo())
+        if found is not None:
+            return found
+        time.sleep(0.02)
+    raise AssertionError("the in-memory lookup answers were not built")
+
+
+def test_single_lookups_from_memory_give_the_sqls_bytes_and_follow_every_change(committed_db, tmp_path, monkeypatch):
+    """Answered before the framework (api/fastlookup.py) from the published plan's answers in memory: the same
+    bytes as the SQL path on vertices, shared edges, holes and outside, in CGCS2000 and GCJ-02; and current
+    after a staff change made by another connection and after a new publication."""
+    import time
+
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+    from gridplanner.store.database import session_scope
+    from gis.webcoords import transform
+
+    lookup_answers.reset()
+    grids = _grids()
+    with session_scope() as s:
+        pid = _publish(s, tmp_path, grids)
+        _, token = create_key(s, "app", ["lookup"])
+        code = s.execute(text("SELECT min(code) FROM grids WHERE plan_id = :p"), {"p": pid}).scalar_one()
+        s.execute(text("INSERT INTO staff (name, phone, role, grid_code, active) VALUES ('王五', '13800000000', '网格长', :c, true)"), {"c": code})
+    x, y = _probe_points(grids)
+    x, y = x[::7], y[::7]
+    with TestClient(create_app(), headers={"X-API-Key": token}) as client:
+        client.get(f"{API}/grids/lookup", params={"lon": float(x[0]), "lat": float(y[0])})  # remembers the key
+        _wait_for_answers()
+        sql_reads = []
+        real = lookup_reads.fetch_one_async
+
+        async def counted(sql, params):
+            sql_reads.append(1)
+            return await real(sql, params)
+
+        monkeypatch.setattr(lookup_reads, "fetch_one_async", counted)
+        served = [client.get(f"{API}/grids/lookup", params={"lon": float(a), "lat": float(b)}) for a, b in zip(x, y)]
+        gx, gy = transform(x[:20], y[:20], "wgs84", "gcj02")
+        served_gcj = [client.get(f"{API}/grids/lookup", params={"lon": float(a), "lat": float(b), "crs": "gcj02"}) for a, b in zip(gx, gy)]
+        assert sql_reads == [], "the lookups went to the database"
+        with session_scope() as s:
+            for r, a, b in zip(served, x, y):
+                want = lookup.lookup_point_json(s, float(a), float(b), query={"lon": float(a), "lat": float(b), "crs": "wgs84", "lon_cgcs2000": round(float(a), 8), "lat_cgcs2000": round(float(b), 8)})
+                assert (r.status_code, r.content if want is not None else None) == ((200, want.encode()) if want is not None else (404, None))
+            assert {r.status_code for r in served} == {200, 404}
+            for r, a, b in zip(served_gcj, gx, gy):
+                cx, cy = lookup.to_cgcs2000(a, b, "gcj02")
+                want = lookup.lookup_point_json(s, float(cx), float(cy), query={"lon": float(a), "lat": float(b), "crs": "gcj02", "lon_cgcs2000": round(float(cx), 8), "lat_cgcs2000": round(float(cy), 8)})
+                assert r.status_code == (200 if want else 404) and (want is None or r.content == want.encode())
+            cx, cy = s.execute(text("SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_PointOnSurface(geom) p FROM grids WHERE plan_id = :p AND code = :c) t"), {"p": pid, "c": code}).one()
+        assert [p["name"] for p in client.get(f"{API}/grids/lookup", params={"lon": cx, "lat": cy}).json()["staff"]] == ["王五"]
+        # Another connection (as the CLI or another worker would) changes the roster: the trigger's NOTIFY drops
+        # the answers, and the next ones carry the change.
+        with session_scope() as s:
+            s.execute(text("UPDATE staff SET name = '赵六' WHERE grid_code = :c"), {"c": code})
+        deadline = time.monotonic() + 5
+        while client.get(f"{API}/grids/lookup", params={"lon": cx, "lat": cy}).json()["staff"][0]["name"] != "赵六":
+            assert time.monotonic() < deadline, "the staff change never reached the lookup"
+            time.sleep(0.02)
+        # A new publication: the lookup answers from the new plan.
+        with session_scope() as s:
+            plan = plans.create_draft(s, "next", from_published=True)
+            new_id = plan.id
+            plans.publish(s, new_id)
+        deadline = time.monotonic() + 5
+        while client.get(f"{API}/grids/lookup", params={"lon": cx, "lat": cy}).json()["plan"]["id"] != new_id:
+            assert time.monotonic() < deadline, "the publication never reached the lookup"
+            time.sleep(0.02)
+        # plan= and unknown parameters go through the app as before
+        assert client.get(f"{API}/grids/lookup", params={"lon": cx, "lat": cy, "plan": pid}).json()["plan"]["id"] == pid
+        assert client.get(f"{API}/grids/lookup", params={"lon": 500, "lat": cy}).status_code == 422
+    lookup_answers.reset()

@@ -553,3 +553,52 @@ def test_the_clearance_shortcut_changes_no_byte(db, tmp_path, monkeypatch):
             checked = mvt.render(db, layer, Filters(), t)
         assert shortcut == checked and len(shortcut) > 0
     assert min(served) < 1 and max(served) > 0, served
+
+
+def test_cached_tiles_are_answered_before_the_framework_and_stay_current(committed_db, tmp_path, monkeypatch):
+    """With the real app (nothing overridden) and an API key of scope read: a cached tile comes back with the
+    same bytes and ETag as the route sent (and 304 for its ETag) without reaching the route; a change drops it
+    and the next request renders it again; keys without the scope and unknown keys are still refused."""
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+    from gridplanner.auth.accounts import create_key
+    from gridplanner.store.database import session_scope
+
+    cache.TILE_CACHE.clear()
+    with session_scope() as s:
+        data = load_layers(s, tmp_path)
+        _, read_key = create_key(s, "maps", ["read"])
+        _, lookup_key = create_key(s, "hotline", ["lookup"])
+    t = tile_for(X0 + DX, Y0 + DY / 2, 13)
+    url = f"/api/v1/tiles/staffing/{t.z}/{t.x}/{t.y}.pbf"
+    with TestClient(create_app(), headers={"X-API-Key": read_key}) as client:
+        first = client.get(url)
+        assert first.status_code == 200 and first.headers["x-tile-cache"] == "miss"
+        hits_before = cache.TILE_CACHE.hits
+        from gridplanner.api.routes import tiles as tile_routes
+
+        real_resolve = tile_routes.resolve_layer
+
+        def not_here(*args):
+            raise AssertionError("a cached tile reached the route")
+
+        monkeypatch.setattr(tile_routes, "resolve_layer", not_here)
+        again = client.get(url)
+        assert again.status_code == 200 and again.headers["x-tile-cache"] == "hit"
+        assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+        assert again.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        assert cache.TILE_CACHE.hits == hits_before + 1
+        assert client.get(url, headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+        monkeypatch.setattr(tile_routes, "resolve_layer", real_resolve)
+        assert client.get(url, headers={"X-API-Key": lookup_key}).status_code == 403
+        assert client.get(url, headers={"X-API-Key": "not-a-key"}).status_code == 401
+        # Another writer changes the roster of a grid in the tile: the trigger's NOTIFY drops it.
+        with session_scope() as s:
+            s.execute(text("UPDATE staff SET active = false WHERE grid_code = :c"), {"c": data["codes"][1]})
+        deadline = time.monotonic() + 5
+        while (r := client.get(url)).headers["x-tile-cache"] == "hit":
+            assert time.monotonic() < deadline, "the change never reached the tile cache"
+            time.sleep(0.02)
+        assert r.status_code == 200 and r.content != first.content
+    cache.TILE_CACHE.clear()

@@ -14,6 +14,7 @@ from gridplanner import __version__
 from gridplanner.api import jobs
 from gridplanner.api import errors
 from gridplanner.api import limits
+from gridplanner.api.fastpaths import FastPaths
 from gridplanner.api.limits import BodySizeLimit
 from gridplanner.api import locking
 from gridplanner.api.security import authorize
@@ -57,6 +58,8 @@ def create_app() -> FastAPI:
     locking.install(app)
     limits.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    # Outermost: single lookups and cached tiles answered from memory before anything else runs (api/fastpaths.py).
+    app.add_middleware(FastPaths, api=app)
     app.include_router(health.router, prefix=API_PREFIX)
     # Starlette tries routes in order: the lookups other systems call most come first.
     app.include_router(grids.router, prefix=API_PREFIX)

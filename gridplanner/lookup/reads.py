@@ -98,17 +98,23 @@ _conninfo: dict[Engine, str] = {}  # the store's engine -> libpq URL of its data
 _async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, _AsyncConnections]] = weakref.WeakKeyDictionary()
 
 
+def conninfo() -> str:
+    """The libpq URL of the store's database."""
+    main = database.get_engine()
+    found = _conninfo.get(main)
+    if found is None:  # rendering the URL on every lookup cost more than the dict
+        found = _conninfo[main] = main.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return found
+
+
 async def fetch_one_async(sql: str, params: dict) -> tuple | None:
     """:func:`fetch_one` awaited on the running event loop, on a connection of that loop."""
-    main = database.get_engine()
-    conninfo = _conninfo.get(main)
-    if conninfo is None:  # rendering the URL on every lookup cost more than the dict
-        conninfo = _conninfo[main] = main.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    conninfo_ = conninfo()
     pools = _async.setdefault(asyncio.get_running_loop(), {})
-    pool = pools.get(conninfo)
+    pool = pools.get(conninfo_)
     if pool is None:
         # As many as the thread pool's sync path keeps per process.
-        pool = pools[conninfo] = _AsyncConnections(conninfo, 16)
+        pool = pools[conninfo_] = _AsyncConnections(conninfo_, 16)
     return await pool.fetch_one(sql, params)
 
 

@@ -58,9 +58,22 @@ def resolve_plan(session: Session, plan_id: int | None = None) -> PlanRef:
     return PlanRef(row.id, row.version, row.status, row.published_at)
 
 
+# A lookup's answer as PostgreSQL writes it, for the grid ``{g}``: the SQL path below and the in-memory answers
+# (gridplanner.lookup.answers) build it with this same expression, so both give the same bytes.
+ANSWER_JSON = """json_build_object(
+        'code', {g}.code, 'name', {g}.name, 'type', {g}.type, 'dedicated_kind', {g}.dedicated_kind,
+        'community', json_build_object('code', {g}.community_code, 'name', c.name),
+        'street', json_build_object('code', s.code, 'name', s.name, 'kind', s.kind),
+        'district', json_build_object('code', d.code, 'name', d.name),
+        'staff', (SELECT COALESCE(json_agg(json_build_object('name', st.name, 'role', st.role, 'phone', st.phone)
+                                           ORDER BY st.role <> '网格长', st.name, st.id), '[]'::json)
+                  FROM staff st WHERE st.grid_code = {g}.code AND st.active AND st.role = ANY(%(roles)s)),
+        'plan', json_build_object('id', plan.id, 'version', plan.version),
+        'query', {query})"""
+
 # One round trip per lookup, and the answer is built as JSON by PostgreSQL: no row at all means no such plan,
 # a row whose grid is NULL means no grid holds the point.
-_POINT_SQL = """
+_POINT_SQL = f"""
     WITH plan AS (
         SELECT id, version FROM grid_plans
         WHERE CASE WHEN CAST(%(plan)s AS int) IS NULL THEN status = 'published' ELSE id = CAST(%(plan)s AS int) END
@@ -70,16 +83,7 @@ _POINT_SQL = """
         WHERE ST_Intersects(g.geom, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 4490))
         ORDER BY g.code LIMIT 1
     )
-    SELECT CASE WHEN hit.code IS NOT NULL THEN json_build_object(
-        'code', hit.code, 'name', hit.name, 'type', hit.type, 'dedicated_kind', hit.dedicated_kind,
-        'community', json_build_object('code', hit.community_code, 'name', c.name),
-        'street', json_build_object('code', s.code, 'name', s.name, 'kind', s.kind),
-        'district', json_build_object('code', d.code, 'name', d.name),
-        'staff', (SELECT COALESCE(json_agg(json_build_object('name', st.name, 'role', st.role, 'phone', st.phone)
-                                           ORDER BY st.role <> '网格长', st.name, st.id), '[]'::json)
-                  FROM staff st WHERE st.grid_code = hit.code AND st.active AND st.role = ANY(%(roles)s)),
-        'plan', json_build_object('id', plan.id, 'version', plan.version),
-        'query', CAST(%(query)s AS json))::text END
+    SELECT CASE WHEN hit.code IS NOT NULL THEN {ANSWER_JSON.format(g="hit", query="CAST(%(query)s AS json)")}::text END
     FROM plan
     LEFT JOIN hit ON true
     LEFT JOIN communities c ON c.code = hit.community_code

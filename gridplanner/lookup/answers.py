@@ -1,0 +1,170 @@
+"""Single lookups from memory: the published plan's grids in an STRtree, each grid's answer already written
+by PostgreSQL (the expression the SQL path uses, :data:`gridplanner.lookup.service.ANSWER_JSON`), so a lookup
+costs one point-in-polygon probe and a string join instead of a database round trip.
+
+Kept current in every server process: any write that can change an answer (a publish or rollback, the staff
+roster, an import of communities, streets or districts, an edit) notifies the map layers' channel on commit
+(:mod:`tiles.cache`; triggers send it for staff whatever wrote the rows), and each process's listener drops
+its answers when the notice arrives, milliseconds after the commit. The process that writes also drops them
+before its commit (:func:`drop`, called by :func:`gridplanner.maplayers.invalidate`). Answers are used only
+while the listener is connected; without it, and while they are rebuilt (in a thread, one query), lookups go
+to the SQL. A plan named with ``plan=`` always goes to the SQL.
+
+Answers are those of the SQL: a point belongs to every grid it intersects (boundary included) and the lowest
+code wins (the grids are kept in ``ORDER BY code`` order and the first hit is taken).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+import shapely
+
+from gridplanner.lookup.service import ANSWER_JSON, CONTACT_ROLES
+
+log = logging.getLogger(__name__)
+
+#: What the query string of an answer is joined to (``… "query" : {…}}``), as PostgreSQL writes a json value.
+_QUERY_MARK = '"query" : 0}'
+
+_ALL_SQL = f"""
+    WITH plan AS (SELECT id, version FROM grid_plans WHERE status = 'published')
+    SELECT g.code, ST_AsBinary(g.geom), {ANSWER_JSON.format(g="g", query="CAST('0' AS json)")}::text
+    FROM grids g JOIN plan ON g.plan_id = plan.id
+    LEFT JOIN communities c ON c.code = g.community_code
+    LEFT JOIN streets s ON s.code = c.street_code
+    LEFT JOIN districts d ON d.code = s.district_code
+    WHERE g.code IS NOT NULL
+    ORDER BY g.code
+"""
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The published plan's grids (in code order) and each one's answer less its closing ``query``."""
+
+    tree: shapely.STRtree
+    heads: list[str]  # the answer up to and including '"query" : '
+
+    def answer(self, lon: float, lat: float, query: dict) -> str | None:
+        """The answer for the CGCS2000 point, with ``query`` echoed; None when no grid holds it."""
+        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        if len(hits) == 0:
+            return None
+        return self.heads[int(hits.min())] + json.dumps(query, ensure_ascii=False) + "}"
+
+
+def load(connection) -> Answers | None:
+    """The answers of the published plan, read on a psycopg ``connection``; None when nothing is published."""
+    rows = connection.execute(_ALL_SQL, {"roles": list(CONTACT_ROLES)}).fetchall()
+    if not rows:
+        return None
+    heads = []
+    for _, _, text in rows:
+        if not text.endswith(_QUERY_MARK):
+            raise ValueError(f"unexpected answer shape from PostgreSQL: …{text[-40:]!r}")
+        heads.append(text[: -len("0}")])
+    geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
+    return Answers(shapely.STRtree(geoms), heads)
+
+
+class _State:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.answers: Answers | None = None
+        self.generation = 0  # bumped by every drop: a build started before one is not kept
+        self.building = False
+        self.listening: dict[str, bool] = {}  # conninfo -> listener connected
+        self.nothing_published = False
+
+
+_state = _State()
+
+
+def drop() -> None:
+    """Forget the answers (something they are built from changed); the next lookups rebuild them."""
+    with _state.lock:
+        _state.answers = None
+        _state.nothing_published = False
+        _state.generation += 1
+
+
+def current(conninfo: str) -> Answers | None:
+    """The answers for the database ``conninfo`` (a libpq URL) when they are ready and kept current; else None
+    (the caller answers by SQL), with the listener and a build started as needed."""
+    answers = _state.answers
+    if answers is not None and _state.listening.get(conninfo):
+        return answers
+    _ensure_listener(conninfo)
+    if _state.listening.get(conninfo) and not _state.building and not _state.nothing_published:
+        _start_build(conninfo)
+    return None
+
+
+def _start_build(conninfo: str) -> None:
+    with _state.lock:
+        if _state.building:
+            return
+        _state.building = True
+        generation = _state.generation
+    threading.Thread(target=_build, args=(conninfo, generation), name="lookup-answers", daemon=True).start()
+
+
+def _build(conninfo: str, generation: int) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            answers = load(conn)
+        with _state.lock:
+            if _state.generation == generation:  # nothing changed while it was read
+                _state.answers = answers
+                _state.nothing_published = answers is None
+    except Exception:  # a fault of ours or the database's: lookups keep using the SQL, and it is logged
+        log.exception("building the in-memory lookup answers failed; lookups use the SQL")
+        time.sleep(1)
+    finally:
+        _state.building = False
+
+
+def _ensure_listener(conninfo: str) -> None:
+    with _state.lock:
+        if conninfo in _state.listening:
+            return
+        _state.listening[conninfo] = False
+    ready = threading.Event()
+    threading.Thread(target=_listen_forever, args=(conninfo, ready), name="lookup-answers-listener", daemon=True).start()
+    ready.wait(timeout=5)
+
+
+def _listen_forever(conninfo: str, ready: threading.Event) -> None:
+    import psycopg
+
+    from tiles.cache import CHANNEL
+
+    while True:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute(f"LISTEN {CHANNEL}")
+                drop()  # anything built while nobody listened may be stale
+                _state.listening[conninfo] = True
+                ready.set()
+                for _ in conn.notifies():
+                    drop()
+        except Exception as exc:
+            log.warning("lookup answers listener lost its connection (%s); lookups use the SQL until it is back", exc)
+        _state.listening[conninfo] = False
+        drop()
+        ready.set()
+        time.sleep(2)
+
+
+def reset() -> None:
+    """Forget the answers and stop trusting the listeners (tests; a process that forks)."""
+    drop()
+    with _state.lock:
+        _state.listening.clear()
