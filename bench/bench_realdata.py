@@ -155,7 +155,7 @@ def _table(rows: list[dict], load0, load1) -> str:
         "zone on the output as written: valid single polygons, each community tiled with gap, overlap and outside area "
         "under 0.01 m² (*worst* is the largest over all communities), no footprint cut (*cut* counts both CRSes). "
         "*Within where feasible* leaves out grids holding a building above the maximum and grids in community parts "
-        "whose households no number of grids can share within bounds (`gridplanner.planning.quality`). "
+        "whose buildings no grouping can fit within bounds even ignoring where they stand: too few households, or buildings too coarse, such as three towers of ~292 households (`gridplanner.planning.quality.groupable`, an exact search; an undecided part counts). "
         "*On roads* is the share of internal grid boundary within 5 m of a road (only where the input has roads).\n\n"
         "| input | method | communities | buildings | grids | runtime s (CPU s) | peak RSS MB | hard rules | worst gap/overlap m² (lon/lat · metric) | cut | fallbacks | within [300, 500] | within where feasible | CV (where feasible) | Polsby–Popper mean / min | on roads |\n"
         "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
