@@ -263,3 +263,44 @@ def test_single_lookups_from_memory_give_the_sqls_bytes_and_follow_every_change(
         assert client.get(f"{API}/grids/lookup", params={"lon": cx, "lat": cy, "plan": pid}).json()["plan"]["id"] == pid
         assert client.get(f"{API}/grids/lookup", params={"lon": 500, "lat": cy}).status_code == 422
     lookup_answers.reset()
+
+
+def test_batches_from_memory_answer_what_the_route_answers(committed_db, tmp_path, monkeypatch):
+    """POST batches of pairs (full and compact, CGCS2000 and GCJ-02, some out of range) answered before the
+    framework give what the route gives for the same body; objects with ids go to the route."""
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+    from gridplanner.store.database import session_scope
+
+    lookup_answers.reset()
+    grids = _grids()
+    with session_scope() as s:
+        _publish(s, tmp_path, grids)
+        _, token = create_key(s, "app", ["lookup"])
+    x, y = _probe_points(grids)
+    pairs = np.column_stack([x, y]).tolist() + [[500.0, 30.0], [120.0, -95.0]]
+    bodies = [{"points": pairs}, {"crs": "gcj02", "points": pairs[:300]}, {"points": []}]
+    with TestClient(create_app(), headers={"X-API-Key": token}) as client:
+        client.get(f"{API}/grids/lookup", params={"lon": X0, "lat": Y0})  # remembers the key
+        real_current = lookup_answers.current
+        monkeypatch.setattr(lookup_answers, "current", lambda conninfo: None)
+        routed = {(fmt, i): client.post(f"{API}/grids/lookup" + ("?format=compact" if fmt else ""), json=b) for fmt in (0, 1) for i, b in enumerate(bodies)}
+        monkeypatch.setattr(lookup_answers, "current", real_current)
+        _wait_for_answers()
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("a batch of pairs reached the route")
+
+        monkeypatch.setattr(lookup, "lookup_codes", refuse)
+        for (fmt, i), want in routed.items():
+            got = client.post(f"{API}/grids/lookup" + ("?format=compact" if fmt else ""), json=bodies[i])
+            assert want.status_code == got.status_code == 200
+            assert got.json() == want.json() and got.content == want.content
+        compact = routed[(1, 0)].json()
+        assert compact["out_of_range"] == [len(pairs) - 2, len(pairs) - 1] and None in compact["codes"]
+        assert compact["found"] == sum(c is not None for c in compact["codes"]) > 0
+        monkeypatch.undo()
+        with_ids = client.post(f"{API}/grids/lookup", json={"points": [{"id": "a", "lon": x[0], "lat": y[0]}]})
+        assert with_ids.status_code == 200 and with_ids.json()["results"][0]["id"] == "a"
+    lookup_answers.reset()

@@ -15,6 +15,9 @@ holds, and otherwise passed on untouched to the app, which answers it as before 
 
 The bytes are those the route sends: PostgreSQL wrote the same JSON expression for both.
 
+``POST /api/v1/grids/lookup`` with ``[lon, lat]`` pairs (optionally ``?format=compact``), under the same
+conditions, from the same answers: the same JSON as the route (objects with ``id`` go to the app).
+
 ``GET /api/v1/tiles/{layer}/{z}/{x}/{y}.pbf`` without a query string, when the tile is in the process's tile
 cache (:data:`tiles.cache.TILE_CACHE`, invalidated as before) and the same kind of key has the ``read`` scope:
 the tile's bytes with its ETag, or 304 when ``If-None-Match`` names it. A miss goes to the app, which renders
@@ -27,12 +30,16 @@ import json
 import math
 from urllib.parse import parse_qsl
 
+import numpy as np
+import orjson
+
+from gridplanner.api.routes.grids import _out_of_range
 from gridplanner.api.routes.tiles import MVT_MEDIA_TYPE, _etag_matches
 from gridplanner.auth.accounts import sha256
 from gridplanner.auth.keycache import KEYS
 from gridplanner.lookup import answers as lookup_answers
 from gridplanner.lookup import reads as lookup_reads
-from gridplanner.lookup.service import to_cgcs2000
+from gridplanner.lookup.service import BATCH_LIMIT, to_cgcs2000
 from gridplanner.maplayers import Filters
 from tiles.cache import TILE_CACHE
 
@@ -50,37 +57,40 @@ class FastPaths:
         self.api = api
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http" and scope["method"] == "GET" and not self.api.dependency_overrides:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == PATH and not self.api.dependency_overrides:
+            answered, receive = await self._batch(scope, receive)
+            if answered is not None:
+                await _send(send, *answered)
+                return
+        elif scope["type"] == "http" and scope["method"] == "GET" and not self.api.dependency_overrides:
             path = scope["path"]
             answered = self._lookup(scope) if path == PATH else self._tile(scope, path) if path.startswith(TILES) else None
             if answered is not None:
-                status, headers, body = answered
-                await send({"type": "http.response.start", "status": status,
-                            "headers": [*headers, (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
+                await _send(send, *answered)
                 return
         await self.app(scope, receive, send)
 
     def _principal(self, scope, scope_needed: str):
-        """The remembered principal of the request's API key when it holds ``scope_needed`` and the rate limit
-        lets it through; None for anything the app must decide."""
+        """The remembered principal of the request's API key when it holds ``scope_needed``; None for anything
+        the app must decide."""
         key = _header(scope, b"x-api-key")
         if key is None:
             return None
         principal = KEYS.get(sha256(key))
-        if principal is None or not principal.has_scope(scope_needed):
-            return None
-        limiter = getattr(self.api.state, "rate_limiter", None)
-        if limiter is None or limiter.take(principal.name) > 0:
+        if principal is None or not principal.has_scope(scope_needed) or getattr(self.api.state, "rate_limiter", None) is None:
             return None
         return principal
 
+    def _admitted(self, principal) -> bool:
+        """The rate limit lets ``principal`` through (one token), taken only for a request answered here: a
+        refusal, or a request passed on, is left to the app, which counts it once."""
+        return self.api.state.rate_limiter.take(principal.name) == 0
+
     def _lookup(self, scope) -> tuple[int, list, bytes] | None:
         query = _query(scope["query_string"])
-        if query is None or self._principal(scope, "lookup") is None:
-            return None
-        answers = lookup_answers.current(lookup_reads.conninfo())
-        if answers is None:
+        principal = self._principal(scope, "lookup") if query is not None else None
+        answers = lookup_answers.current(lookup_reads.conninfo()) if principal is not None else None
+        if answers is None or not self._admitted(principal):
             return None
         lon, lat, crs = query
         x, y = to_cgcs2000(lon, lat, crs)
@@ -93,6 +103,32 @@ class FastPaths:
             return 404, _JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return 200, _JSON, found.encode()
 
+    async def _batch(self, scope, receive):
+        """A batch of ``[lon, lat]`` pairs answered from memory: parsed by orjson into one array, converted,
+        probed and written without a step per point in Python. Returns the answer (or None) and the
+        ``receive`` the app must use (the body replayed when it was read)."""
+        fmt = _batch_format(scope["query_string"])
+        length = _header(scope, b"content-length")
+        principal = self._principal(scope, "lookup")
+        if (fmt is None or "json" not in (_header(scope, b"content-type") or "") or length is None or not length.isdigit()
+                or int(length) > _MAX_BATCH_BYTES or principal is None):
+            return None, receive
+        answers = lookup_answers.current(lookup_reads.conninfo())
+        if answers is None:
+            return None, receive
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return None, _replay(b"".join(chunks), message)
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        answer = _batch_answer(answers, body, fmt)
+        if answer is None or not self._admitted(principal):
+            return None, _replay(body)
+        return answer, receive
+
     def _tile(self, scope, path: str) -> tuple[int, list, bytes] | None:
         if scope["query_string"]:
             return None
@@ -101,10 +137,9 @@ class FastPaths:
             return None
         # Looked up before the key is checked only to know whether to check it: a miss costs no token.
         key = (*address, _NO_FILTERS)
-        if key not in TILE_CACHE or self._principal(scope, "read") is None:
-            return None
-        entry = TILE_CACHE.get(key)
-        if entry is None:
+        principal = self._principal(scope, "read") if key in TILE_CACHE else None
+        entry = TILE_CACHE.get(key) if principal is not None else None
+        if entry is None or not self._admitted(principal):
             return None
         headers = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache"), (b"x-tile-cache", b"hit")]
         if _etag_matches(_header(scope, b"if-none-match"), entry.etag):
@@ -113,6 +148,72 @@ class FastPaths:
 
 
 _JSON = [(b"content-type", b"application/json")]
+#: Larger bodies go to the app (10,000 pairs of full-precision numbers take about 400 kB).
+_MAX_BATCH_BYTES = 2 * 2**20
+
+
+async def _send(send, status: int, headers: list, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [*headers, (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _replay(body: bytes, then: dict | None = None):
+    """A ``receive`` giving the body already read, then (if given) the message that ended the reading."""
+    sent = False
+
+    async def receive():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return then or {"type": "http.disconnect"}
+
+    return receive
+
+
+def _batch_format(raw: bytes) -> str | None:
+    """``full`` or ``compact`` from a query string holding at most ``format``; None for anything else."""
+    if not raw:
+        return "full"
+    try:
+        pairs = parse_qsl(raw.decode("ascii"), strict_parsing=True)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if len(pairs) == 1 and pairs[0][0] == "format" and pairs[0][1] in ("full", "compact"):
+        return pairs[0][1]
+    return None
+
+
+def _batch_answer(answers, body: bytes, fmt: str) -> tuple[int, list, bytes] | None:
+    """The answer to a batch body of pairs, or None when it is anything else (the app answers it)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(doc, dict) or not set(doc) <= {"crs", "points"} or not isinstance(doc.get("points"), list):
+        return None
+    points, crs = doc["points"], doc.get("crs", "wgs84")
+    if crs not in _SYSTEMS or len(points) > BATCH_LIMIT:
+        return None
+    try:
+        xy = np.asarray(points, dtype=float) if points else np.zeros((0, 2))
+    except (TypeError, ValueError):
+        return None  # objects with ids, or something that is not a pair of numbers
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        return None
+    n = len(xy)
+    bad = _out_of_range(xy[:, 0], xy[:, 1])
+    good = np.flatnonzero(~bad)
+    slot = np.full(n, len(answers.codes), dtype=np.int64)  # out of range: the entry after "no grid"
+    lon, lat = to_cgcs2000(xy[good, 0], xy[good, 1], crs)
+    slot[good] = answers.codes_at(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    found = int((slot < len(answers.codes) - 1).sum())
+    head = f'{{"plan":{{"id":{answers.plan_id},"version":{answers.version}}},"crs":"{crs}","count":{n},"found":{found},'
+    if fmt == "compact":
+        codes = answers.codes[np.minimum(slot, len(answers.codes) - 1)]
+        tail = b'"codes":' + orjson.dumps(codes.tolist()) + b',"out_of_range":' + orjson.dumps(np.flatnonzero(bad).tolist()) + b"}"
+        return 200, _JSON, head.encode() + tail
+    return 200, _JSON, (head + '"results":[' + ",".join(answers.entries[slot].tolist()) + "]}").encode()
 #: The cache key of a tile asked for without filters (the route's key for the same request).
 _NO_FILTERS = Filters().key()
 

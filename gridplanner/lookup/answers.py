@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 
 from gridplanner.lookup.service import ANSWER_JSON, CONTACT_ROLES
@@ -33,7 +34,7 @@ _QUERY_MARK = '"query" : 0}'
 
 _ALL_SQL = f"""
     WITH plan AS (SELECT id, version FROM grid_plans WHERE status = 'published')
-    SELECT g.code, ST_AsBinary(g.geom), {ANSWER_JSON.format(g="g", query="CAST('0' AS json)")}::text
+    SELECT g.code, ST_AsBinary(g.geom), plan.id, plan.version, {ANSWER_JSON.format(g="g", query="CAST('0' AS json)")}::text
     FROM grids g JOIN plan ON g.plan_id = plan.id
     LEFT JOIN communities c ON c.code = g.community_code
     LEFT JOIN streets s ON s.code = c.street_code
@@ -47,8 +48,23 @@ _ALL_SQL = f"""
 class Answers:
     """The published plan's grids (in code order) and each one's answer less its closing ``query``."""
 
+    plan_id: int
+    version: int
     tree: shapely.STRtree
     heads: list[str]  # the answer up to and including '"query" : '
+    codes: np.ndarray  # the grids' codes, in code order, then None for "no grid"
+    #: Each grid's entry in a batch answer as JSON, then "no grid" and "out of range" (see :func:`batch_entries`).
+    entries: np.ndarray
+
+    def codes_at(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+        """For each CGCS2000 point, the index into :attr:`codes` of the lowest code holding it (the last slot,
+        None, where no grid does)."""
+        n = len(lon)
+        first = np.full(n, len(self.codes) - 1, dtype=np.int64)
+        if n:
+            hit_point, hit_grid = self.tree.query(shapely.points(lon, lat), predicate="intersects")
+            np.minimum.at(first, hit_point, hit_grid)
+        return first
 
     def answer(self, lon: float, lat: float, query: dict) -> str | None:
         """The answer for the CGCS2000 point, with ``query`` echoed; None when no grid holds it."""
@@ -64,12 +80,29 @@ def load(connection) -> Answers | None:
     if not rows:
         return None
     heads = []
-    for _, _, text in rows:
+    for *_, text in rows:
         if not text.endswith(_QUERY_MARK):
             raise ValueError(f"unexpected answer shape from PostgreSQL: …{text[-40:]!r}")
         heads.append(text[: -len("0}")])
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
-    return Answers(shapely.STRtree(geoms), heads)
+    codes = np.array([r[0] for r in rows] + [None], dtype=object)
+    return Answers(int(rows[0][2]), int(rows[0][3]), shapely.STRtree(geoms), heads, codes, batch_entries(codes[:-1]))
+
+
+#: Why a batch entry has no code.
+NO_GRID, OUT_OF_RANGE = "no grid contains this point", "coordinates out of range"
+
+
+def batch_entries(codes) -> np.ndarray:
+    """A batch result per code, as the route's JSON writes it, then the two without a code: a batch answer is
+    these joined in the points' order, with no work per point in Python.
+
+    >>> batch_entries(["330106001001001"]).tolist()[0]
+    '{"code":"330106001001001","reason":null}'
+    """
+    out = [json.dumps({"code": c, "reason": None}, ensure_ascii=False, separators=(",", ":")) for c in codes]
+    out += [json.dumps({"code": None, "reason": why}, ensure_ascii=False, separators=(",", ":")) for why in (NO_GRID, OUT_OF_RANGE)]
+    return np.array(out, dtype=object)
 
 
 class _State:

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from gridplanner import lookup
+from gridplanner.lookup import answers as lookup_answers
 from gridplanner.api.dependencies import SessionDep
 from gridplanner.api.params import OffsetParam, PlanParam, limit_param, parse_bbox
 from gridplanner.api.routes import grids_codes
@@ -121,6 +122,11 @@ class BatchRequest(BaseModel):
     )
 
 
+class BatchFormat(str, Enum):
+    full = "full"
+    compact = "compact"
+
+
 class BatchResult(BaseModel):
     id: str | int | None = None
     code: str | None
@@ -190,7 +196,7 @@ def plan_or_404(session: Session, plan_id: int | None) -> lookup.PlanRef:
     return lookup.resolve_plan(session, plan_id)  # PlanNotFound: 404 (api.errors)
 
 
-NO_GRID, OUT_OF_RANGE = "no grid contains this point", "coordinates out of range"
+NO_GRID, OUT_OF_RANGE = lookup_answers.NO_GRID, lookup_answers.OUT_OF_RANGE
 
 
 def _out_of_range(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -231,11 +237,16 @@ async def lookup_point(
     response_model=BatchResponse,
     responses={413: {"description": f"more than {lookup.BATCH_LIMIT:,} points"}, 404: {"description": "no published plan"}},
 )
-def lookup_batch(body: BatchRequest, session: SessionDep, plan: PlanParam = None):
+def lookup_batch(
+    body: BatchRequest,
+    session: SessionDep,
+    plan: PlanParam = None,
+    format: Annotated[BatchFormat, Query(description="full: a result object per point; compact: the codes as one array (null: no grid) and the indices of points out of range")] = BatchFormat.full,
+):
     """Batch lookup (批量定位): up to 10,000 points in one request, answered in order (from an in-memory index
     of the plan's grids; a draft named with ``plan`` in one database round trip).
 
-    Each result has the grid code, or null with the reason."""
+    Each result has the grid code, or null with the reason; ``format=compact`` gives the codes as one array."""
     n = len(body.points)
     if n > lookup.BATCH_LIMIT:
         raise HTTPException(413, f"at most {lookup.BATCH_LIMIT:,} points per request, got {n:,}: split the batch")
@@ -258,6 +269,9 @@ def lookup_batch(body: BatchRequest, session: SessionDep, plan: PlanParam = None
     if ids is not None:
         results = [{"id": i, **r} for i, r in zip(ids, results)]
     found = n - codes.count(None)
+    head = {"plan": {"id": ref.id, "version": ref.version}, "crs": body.crs.value, "count": n, "found": found}
+    if format is BatchFormat.compact:
+        return JSONResponse({**head, "codes": codes, "out_of_range": np.flatnonzero(bad).tolist()})
     # Built by hand: validating 10,000 result models would cost more than the lookup itself.
     return JSONResponse({"plan": {"id": ref.id, "version": ref.version}, "crs": body.crs.value, "count": n, "found": found, "results": results})
 
