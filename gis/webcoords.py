@@ -15,6 +15,7 @@ scalars or 0-d arrays for scalar input: wrap in float() when a Python float is n
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -82,25 +83,32 @@ def out_of_china(lon: ArrayLike, lat: ArrayLike) -> Array:
     return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
 
 
-def _gcj_offset(lon: Array, lat: Array) -> tuple[Array, Array]:
-    """The GCJ-02 offset (dlon, dlat in degrees) at WGS84 ``lon``, ``lat``; zero outside China."""
+def _gcj_delta(lon, lat, m=np):
+    """The GCJ-02 offset (dlon, dlat in degrees) at WGS84 ``lon``, ``lat`` inside China, computed with the
+    functions of ``m``: numpy for arrays, :mod:`math` for one point (ten times quicker than 0-d arrays)."""
     x, y = lon - 105.0, lat - 35.0
-    sx = np.sqrt(np.abs(x))
-    common = 20.0 * np.sin(6.0 * x * np.pi) + 20.0 * np.sin(2.0 * x * np.pi)
+    sx = m.sqrt(m.fabs(x))
+    common = 20.0 * m.sin(6.0 * x * m.pi) + 20.0 * m.sin(2.0 * x * m.pi)
     dlat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sx
     dlat += common * 2.0 / 3.0
-    dlat += (20.0 * np.sin(y * np.pi) + 40.0 * np.sin(y / 3.0 * np.pi)) * 2.0 / 3.0
-    dlat += (160.0 * np.sin(y / 12.0 * np.pi) + 320.0 * np.sin(y * np.pi / 30.0)) * 2.0 / 3.0
+    dlat += (20.0 * m.sin(y * m.pi) + 40.0 * m.sin(y / 3.0 * m.pi)) * 2.0 / 3.0
+    dlat += (160.0 * m.sin(y / 12.0 * m.pi) + 320.0 * m.sin(y * m.pi / 30.0)) * 2.0 / 3.0
     dlon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sx
     dlon += common * 2.0 / 3.0
-    dlon += (20.0 * np.sin(x * np.pi) + 40.0 * np.sin(x / 3.0 * np.pi)) * 2.0 / 3.0
-    dlon += (150.0 * np.sin(x / 12.0 * np.pi) + 300.0 * np.sin(x / 30.0 * np.pi)) * 2.0 / 3.0
+    dlon += (20.0 * m.sin(x * m.pi) + 40.0 * m.sin(x / 3.0 * m.pi)) * 2.0 / 3.0
+    dlon += (150.0 * m.sin(x / 12.0 * m.pi) + 300.0 * m.sin(x / 30.0 * m.pi)) * 2.0 / 3.0
 
-    rad = lat / 180.0 * np.pi
-    magic = 1.0 - _EE * np.sin(rad) ** 2
-    sqrt_magic = np.sqrt(magic)
-    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * np.pi)
-    dlon = (dlon * 180.0) / (_A / sqrt_magic * np.cos(rad) * np.pi)
+    rad = lat / 180.0 * m.pi
+    magic = 1.0 - _EE * m.sin(rad) ** 2
+    sqrt_magic = m.sqrt(magic)
+    dlat = (dlat * 180.0) / ((_A * (1.0 - _EE)) / (magic * sqrt_magic) * m.pi)
+    dlon = (dlon * 180.0) / (_A / sqrt_magic * m.cos(rad) * m.pi)
+    return dlon, dlat
+
+
+def _gcj_offset(lon: Array, lat: Array) -> tuple[Array, Array]:
+    """The GCJ-02 offset (dlon, dlat in degrees) at WGS84 ``lon``, ``lat``; zero outside China."""
+    dlon, dlat = _gcj_delta(lon, lat)
     outside = out_of_china(lon, lat)
     return np.where(outside, 0.0, dlon), np.where(outside, 0.0, dlat)
 
@@ -207,6 +215,32 @@ def transform(lon: ArrayLike, lat: ArrayLike, src: str, dst: str) -> tuple[Array
     if from_wgs is not None:
         lon, lat = from_wgs(lon, lat)
     return lon, lat
+
+
+def to_wgs84_point(lon: float, lat: float, src: str) -> tuple[float, float]:
+    """One point from ``src`` to WGS84 / CGCS2000 as Python floats: what :func:`transform` gives, without the
+    cost of numpy on single numbers for GCJ-02 (the single lookup's hot path).
+
+    >>> x, y = to_wgs84_point(121.531541859, 31.175303984, "gcj02")
+    >>> round(x, 7), round(y, 7)
+    (121.5272106, 31.1774276)
+    """
+    src = normalise_system(src)
+    lon, lat = float(lon), float(lat)
+    if src == WGS84:
+        return lon, lat
+    if src != GCJ02 or bool(out_of_china(lon, lat)):
+        x, y = transform(lon, lat, src, WGS84)
+        return float(x), float(y)
+    dlon, dlat = _gcj_delta(lon, lat, math)
+    x, y = lon - dlon, lat - dlat
+    for _ in range(_MAX_ITER):  # as _invert does, on floats
+        dx, dy = _gcj_delta(x, y, math)
+        ex, ey = lon - (x + dx), lat - (y + dy)
+        x, y = x + ex, y + ey
+        if abs(ex) < _TOLERANCE_DEG and abs(ey) < _TOLERANCE_DEG:
+            break
+    return x, y
 
 
 def transform_geometries(geoms: ArrayLike, src: str, dst: str) -> shapely.Geometry | np.ndarray:

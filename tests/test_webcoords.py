@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import shapely
 
 from gis.webcoords import (
@@ -120,3 +122,14 @@ def test_transform_geometries_moves_every_vertex():
     back = transform_geometries(np.array([moved]), "gcj02", "wgs84")[0]
     assert shapely.equals_exact(back, poly, tolerance=1e-9)
     assert transform_geometries(poly, "EPSG:4490", "wgs84") is poly
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(70, 140), st.floats(0, 56), st.sampled_from(["wgs84", "cgcs2000", "gcj02", "bd09"]))
+def test_one_point_on_floats_is_what_the_arrays_give(lon, lat, src):
+    from gis.webcoords import to_wgs84_point
+
+    x, y = to_wgs84_point(lon, lat, src)
+    ax, ay = transform([lon], [lat], src, "wgs84")
+    assert type(x) is float and type(y) is float
+    assert abs(x - ax[0]) < 1e-12 and abs(y - ay[0]) < 1e-12

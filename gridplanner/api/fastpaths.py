@@ -33,6 +33,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 import orjson
 
+from gis.webcoords import to_wgs84_point
 from gridplanner.api.routes.grids import _out_of_range
 from gridplanner.api.routes.tiles import MVT_MEDIA_TYPE, _etag_matches
 from gridplanner.auth.accounts import sha256
@@ -93,8 +94,7 @@ class FastPaths:
         if answers is None or not self._admitted(principal):
             return None
         lon, lat, crs = query
-        x, y = to_cgcs2000(lon, lat, crs)
-        x, y = float(x), float(y)
+        x, y = to_wgs84_point(lon, lat, crs)
         echo = {"lon": lon, "lat": lat, "crs": crs, "lon_cgcs2000": round(x, 8), "lat_cgcs2000": round(y, 8)}
         found = answers.answer(x, y, echo)
         if found is None:

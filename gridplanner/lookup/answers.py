@@ -16,6 +16,7 @@ code wins (the grids are kept in ``ORDER BY code`` order and the first hit is ta
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -50,7 +51,8 @@ class Answers:
 
     plan_id: int
     version: int
-    tree: shapely.STRtree
+    tree: shapely.STRtree  # over ``geoms``
+    geoms: np.ndarray  # prepared: a point-in-polygon test walks an index of the polygon's edges
     heads: list[str]  # the answer up to and including '"query" : '
     codes: np.ndarray  # the grids' codes, in code order, then None for "no grid"
     #: Each grid's entry in a batch answer as JSON, then "no grid" and "out of range" (see :func:`batch_entries`).
@@ -62,13 +64,17 @@ class Answers:
         n = len(lon)
         first = np.full(n, len(self.codes) - 1, dtype=np.int64)
         if n:
-            hit_point, hit_grid = self.tree.query(shapely.points(lon, lat), predicate="intersects")
-            np.minimum.at(first, hit_point, hit_grid)
+            # Boxes from the tree, then the prepared polygons' own test on the coordinates: a third quicker
+            # than the tree's predicate, which tests each pair unprepared.
+            point, grid = self.tree.query(shapely.points(lon, lat))
+            inside = shapely.intersects_xy(self.geoms[grid], lon[point], lat[point])
+            np.minimum.at(first, point[inside], grid[inside])
         return first
 
     def answer(self, lon: float, lat: float, query: dict) -> str | None:
         """The answer for the CGCS2000 point, with ``query`` echoed; None when no grid holds it."""
-        hits = self.tree.query(shapely.Point(lon, lat), predicate="intersects")
+        near = self.tree.query(shapely.Point(lon, lat))
+        hits = near[shapely.intersects_xy(self.geoms[near], lon, lat)] if len(near) else near
         if len(hits) == 0:
             return None
         return self.heads[int(hits.min())] + json.dumps(query, ensure_ascii=False) + "}"
@@ -85,8 +91,9 @@ def load(connection) -> Answers | None:
             raise ValueError(f"unexpected answer shape from PostgreSQL: …{text[-40:]!r}")
         heads.append(text[: -len("0}")])
     geoms = shapely.from_wkb([bytes(r[1]) for r in rows])
+    shapely.prepare(geoms)
     codes = np.array([r[0] for r in rows] + [None], dtype=object)
-    return Answers(int(rows[0][2]), int(rows[0][3]), shapely.STRtree(geoms), heads, codes, batch_entries(codes[:-1]))
+    return Answers(int(rows[0][2]), int(rows[0][3]), shapely.STRtree(geoms), geoms, heads, codes, batch_entries(codes[:-1]))
 
 
 #: Why a batch entry has no code.
@@ -157,6 +164,11 @@ def _build(conninfo: str, generation: int) -> None:
             if _state.generation == generation:  # nothing changed while it was read
                 _state.answers = answers
                 _state.nothing_published = answers is None
+        # The answers are some 100,000 long-lived objects: left to the collector, every full collection walked
+        # them all, which doubled the time of a 10,000-point batch and put 50 ms pauses in the lookups' tail.
+        # Frozen, the collector skips them (and everything else alive now) for good.
+        gc.collect()
+        gc.freeze()
     except Exception:  # a fault of ours or the database's: lookups keep using the SQL, and it is logged
         log.exception("building the in-memory lookup answers failed; lookups use the SQL")
         time.sleep(1)
@@ -169,12 +181,11 @@ def _ensure_listener(conninfo: str) -> None:
         if conninfo in _state.listening:
             return
         _state.listening[conninfo] = False
-    ready = threading.Event()
-    threading.Thread(target=_listen_forever, args=(conninfo, ready), name="lookup-answers-listener", daemon=True).start()
-    ready.wait(timeout=5)
+    # Not waited for: the caller (on the event loop) answers by SQL until the listener is connected.
+    threading.Thread(target=_listen_forever, args=(conninfo,), name="lookup-answers-listener", daemon=True).start()
 
 
-def _listen_forever(conninfo: str, ready: threading.Event) -> None:
+def _listen_forever(conninfo: str) -> None:
     import psycopg
 
     from tiles.cache import CHANNEL
@@ -185,14 +196,12 @@ def _listen_forever(conninfo: str, ready: threading.Event) -> None:
                 conn.execute(f"LISTEN {CHANNEL}")
                 drop()  # anything built while nobody listened may be stale
                 _state.listening[conninfo] = True
-                ready.set()
                 for _ in conn.notifies():
                     drop()
         except Exception as exc:
             log.warning("lookup answers listener lost its connection (%s); lookups use the SQL until it is back", exc)
         _state.listening[conninfo] = False
         drop()
-        ready.set()
         time.sleep(2)
 
 

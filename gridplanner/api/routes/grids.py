@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from gis.webcoords import to_wgs84_point
 from gridplanner import lookup
 from gridplanner.lookup import answers as lookup_answers
 from gridplanner.api.dependencies import SessionDep
@@ -218,8 +219,8 @@ async def lookup_point(
     """The grid holding a point (网格定位): code, name, type, community, street, district and the staff contact.
 
     On a boundary shared by two grids the lowest code is returned."""
-    x, y = lookup.to_cgcs2000(lon, lat, crs.value)
-    x, y = float(x), float(y)
+    # One point: the same floats the fast path (api/fastpaths.py) computes, so both echo the same.
+    x, y = to_wgs84_point(lon, lat, crs.value)
     query = {"lon": lon, "lat": lat, "crs": crs.value, "lon_cgcs2000": round(x, 8), "lat_cgcs2000": round(y, 8)}
     try:
         found = await lookup.lookup_point_json_async(session, x, y, plan, query=query)
