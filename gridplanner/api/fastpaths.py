@@ -18,15 +18,17 @@ The bytes are those the route sends: PostgreSQL wrote the same JSON expression f
 ``POST /api/v1/grids/lookup`` with ``[lon, lat]`` pairs (optionally ``?format=compact``), under the same
 conditions, from the same answers: the same JSON as the route (objects with ``id`` go to the app).
 
-``GET /api/v1/tiles/{layer}/{z}/{x}/{y}.pbf`` without a query string, when the tile is in the process's tile
-cache (:data:`tiles.cache.TILE_CACHE`, invalidated as before) and the same kind of key has the ``read`` scope:
-the tile's bytes with its ETag, or 304 when ``If-None-Match`` names it. A miss goes to the app, which renders
-and caches it.
+``GET /api/v1/tiles/{layer}/{z}/{x}/{y}.pbf`` without a query string, for the same kind of key with the
+``read`` scope: from the process's tile cache (:data:`tiles.cache.TILE_CACHE`, invalidated as before) when it
+holds the tile, else rendered and cached as the route does (:func:`gridplanner.api.routes.tiles.cached_tile`)
+in a worker thread; the tile's bytes with its ETag, or 304 when ``If-None-Match`` names it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 from urllib.parse import parse_qsl
 
@@ -35,15 +37,19 @@ import orjson
 
 from gis.webcoords import to_wgs84_point
 from gridplanner.api.routes.grids import _out_of_range
-from gridplanner.api.routes.tiles import MVT_MEDIA_TYPE, _etag_matches
+from gridplanner.api.routes.tiles import MVT_MEDIA_TYPE, _etag_matches, cached_tile
 from gridplanner.auth.accounts import sha256
 from gridplanner.auth.keycache import KEYS
 from gridplanner.lookup import answers as lookup_answers
 from gridplanner.lookup import reads as lookup_reads
 from gridplanner.lookup.service import BATCH_LIMIT, to_cgcs2000
-from gridplanner.maplayers import Filters
+from gridplanner.maplayers import Filters, get_layer
+from gridplanner.store.database import new_session
 from tiles.cache import TILE_CACHE
+from tiles.layers import UnknownLayer
+from tiles.tilemath import Tile, TileError
 
+log = logging.getLogger(__name__)
 PATH = "/api/v1/grids/lookup"
 TILES = "/api/v1/tiles/"
 _SYSTEMS = {"wgs84", "cgcs2000", "gcj02", "bd09"}
@@ -65,7 +71,7 @@ class FastPaths:
                 return
         elif scope["type"] == "http" and scope["method"] == "GET" and not self.api.dependency_overrides:
             path = scope["path"]
-            answered = self._lookup(scope) if path == PATH else self._tile(scope, path) if path.startswith(TILES) else None
+            answered = self._lookup(scope) if path == PATH else await self._tile(scope, path) if path.startswith(TILES) else None
             if answered is not None:
                 await _send(send, *answered)
                 return
@@ -129,22 +135,50 @@ class FastPaths:
             return None, _replay(body)
         return answer, receive
 
-    def _tile(self, scope, path: str) -> tuple[int, list, bytes] | None:
+    async def _tile(self, scope, path: str) -> tuple[int, list, bytes] | None:
         if scope["query_string"]:
             return None
         address = _tile_address(path[len(TILES):])
         if address is None:
             return None
-        # Looked up before the key is checked only to know whether to check it: a miss costs no token.
-        key = (*address, _NO_FILTERS)
-        principal = self._principal(scope, "read") if key in TILE_CACHE else None
-        entry = TILE_CACHE.get(key) if principal is not None else None
-        if entry is None or not self._admitted(principal):
+        principal = self._principal(scope, "read")
+        if principal is None:
             return None
-        headers = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache"), (b"x-tile-cache", b"hit")]
+        key = (*address, _NO_FILTERS)
+        entry, state = TILE_CACHE.get(key), "hit"
+        if entry is None:
+            # A miss: rendered as the route renders it (routes.tiles.cached_tile), on a session of its own in a
+            # worker thread, without the routing, dependencies and validation around it. Anything unusual
+            # (an unknown layer, a tile outside the pyramid, a database error) is left to the app to answer.
+            try:
+                layer, tile = get_layer(address[0]), Tile(*address[1:])
+            except (UnknownLayer, TileError):
+                return None
+            if not self._admitted(principal):
+                return None
+            entry = await asyncio.to_thread(_render, layer, tile)
+            if entry is None:
+                return None
+            state = "miss"
+        elif not self._admitted(principal):
+            return None
+        headers = [(b"etag", entry.etag.encode()), (b"cache-control", b"no-cache"), (b"x-tile-cache", state.encode())]
         if _etag_matches(_header(scope, b"if-none-match"), entry.etag):
             return 304, headers, b""
         return 200, [(b"content-type", MVT_MEDIA_TYPE.encode()), *headers], entry.data
+
+
+def _render(layer, tile):
+    """The tile rendered and cached (or found cached), None when anything went wrong (logged; the app then
+    answers the request and says what)."""
+    session = new_session()
+    try:
+        return cached_tile(session, layer, Filters(), tile)[0]
+    except Exception:
+        log.exception("rendering tile %s %s outside the app failed; the app answers it", layer.name, tile)
+        return None
+    finally:
+        session.close()
 
 
 _JSON = [(b"content-type", b"application/json")]

@@ -140,6 +140,22 @@ def tilejson(
     )
 
 
+def cached_tile(session: Session, lay: Layer, filters: Filters, address: Tile) -> tuple[cache.CachedTile, str]:
+    """The tile from the process's cache, or rendered by PostGIS and cached; and "hit" or "miss"."""
+    _ensure_listener()
+    key = (lay.name, address.z, address.x, address.y, filters.key())
+    entry = cache.TILE_CACHE.get(key)
+    if entry is not None:
+        return entry, "hit"
+    check_plan(session, filters)
+    generation = cache.TILE_CACHE.generation(lay.name)
+    data = mvt.render(session, lay, filters, address)
+    due = mvt.next_change(session, lay, filters, address)
+    entry = cache.CachedTile(data, cache.etag_of(data), address.lonlat_bounds(mvt.BUFFER / mvt.EXTENT), due.timestamp() if due else None)
+    cache.TILE_CACHE.put(key, entry, generation)
+    return entry, "miss"
+
+
 @router.get(
     "/{layer}/{z}/{x}/{y}.pbf",
     summary="A vector tile",
@@ -167,18 +183,7 @@ def tile(
     """
     lay = resolve_layer(layer, filters)
     address = Tile(z, x, y)  # TileError: 400 (api.errors)
-    _ensure_listener()
-    key = (lay.name, z, x, y, filters.key())
-    entry = cache.TILE_CACHE.get(key)
-    state = "hit"
-    if entry is None:
-        state = "miss"
-        check_plan(session, filters)
-        generation = cache.TILE_CACHE.generation(lay.name)
-        data = mvt.render(session, lay, filters, address)
-        due = mvt.next_change(session, lay, filters, address)
-        entry = cache.CachedTile(data, cache.etag_of(data), address.lonlat_bounds(mvt.BUFFER / mvt.EXTENT), due.timestamp() if due else None)
-        cache.TILE_CACHE.put(key, entry, generation)
+    entry, state = cached_tile(session, lay, filters, address)
     headers = {"ETag": entry.etag, "Cache-Control": "no-cache", "X-Tile-Cache": state}
     if _etag_matches(request.headers.get("if-none-match"), entry.etag):
         return Response(status_code=304, headers=headers)
