@@ -486,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--grids", type=int, default=20_000, help="about this many grids (default 20,000)")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds of load per run (default 20)")
+    ap.add_argument("--rounds", type=int, default=3, help="alternating rounds of one server process against the peer on one connection")
     ap.add_argument("--connections", default="2,8,32", help="concurrent HTTP clients, one wrk run per value (default 2,8,32)")
     ap.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (default 2)")
     ap.add_argument("--batches", type=int, default=20, help="batch requests of 10,000 points (default 20)")
@@ -541,6 +542,23 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+    # One server process against the peer on one connection, in alternating rounds so that both see the
+    # machine in the same state (issue 17 measured it this way): the best round of each.
+    port1 = free_port()
+    server1 = start_server(url, port1, 1)
+    one, peer_rounds = [], []
+    try:
+        check_single(port1, lon[inside], lat[inside], expected[inside], headers)
+        run_wrk(port1, paths, 2, 3, headers)  # warm-up
+        for _ in range(args.rounds):
+            one.append(with_cpu(CpuMeter(admin, [server1.pid]), run_wrk, port1, paths, 2, 3, headers))
+            peer_rounds.append(with_cpu(in_here, run_peer, dsn, plan_id, lon[inside], lat[inside], expected[inside], 1, 3))
+    finally:
+        server1.terminate()
+        server1.wait(timeout=30)
+    best_one, best_peer = max(one, key=lambda r: r["rate"]), max(peer_rounds, key=lambda r: r["rate"])
+    rows.append(("Gridplanner `GET /api/v1/grids/lookup` (as above)", f"wrk, 2 connections, 1 uvicorn worker, best of {args.rounds} alternating 3 s rounds", {**best_one, "unit": "req"}))
+    rows.append(("peer: plain PostGIS `ST_Contains` query per point (psycopg, prepared)", f"1 connection, best of {args.rounds} alternating 3 s rounds", {**best_peer, "unit": "points"}))
     sql_batch = with_cpu(in_here, run_sql_batches, plan_id, lon, lat, expected, 10_000, args.batches)
     rows.append(("its batch SQL alone (in-process, no HTTP)", f"{args.batches} batches of 10,000", {**sql_batch, "unit": "points"}))
     index_batch = with_cpu(in_here, run_sql_batches, plan_id, lon, lat, expected, 10_000, args.batches, "index")
@@ -579,6 +597,13 @@ while the throughput stays what the cores give.
 Targets (issue 5, 2 cores): ≥ 1,000 single lookups/s with p99 < 50 ms: **{f"met with {', '.join(met)}" if met else 'not met'}**
 (best {best['rate']:,.0f} req/s, p99 {ms(best['p99'])} ms); batch ≥ 100,000 points/s: **{'met' if batch['rate'] >= 100_000 else 'not met'}** ({batch['rate']:,.0f} points/s over HTTP with 2 clients, {batch1['rate']:,.0f} with one).
 For batch rows the latency columns are per request of 10,000 points.
+
+Ratios to the peer measured in this run (issue 17; they depend less on the machine's state than the rates):
+single lookups with 2 connections {singles[levels[0]]['rate'] / peer1['rate']:.2f}× the peer on 1 connection (target ≥ 0.5) and
+{max(r['rate'] for r in singles.values()) / peer['rate']:.2f}× the peer on {max(levels)} connections; one server process
+{best_one['rate'] / best_peer['rate']:.2f}× the peer on one connection in alternating rounds (target ≥ 0.8); p99 at
+{max(levels)} connections {ms(singles[max(levels)]['p99'])} ms (target < 20); batch {batch['rate'] / index_batch['rate']:.2f}× the in-memory index alone
+(target ≥ 200,000 points/s: **{'met' if batch['rate'] >= 200_000 else 'not met'}**).
 """
     print(body)
     if not args.no_docs:

@@ -229,7 +229,8 @@ def to_wgs84_point(lon: float, lat: float, src: str) -> tuple[float, float]:
     lon, lat = float(lon), float(lat)
     if src == WGS84:
         return lon, lat
-    if src != GCJ02 or bool(out_of_china(lon, lat)):
+    # out_of_china's box, on floats
+    if src != GCJ02 or not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):
         x, y = transform(lon, lat, src, WGS84)
         return float(x), float(y)
     dlon, dlat = _gcj_delta(lon, lat, math)

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+import orjson
 import shapely
 
 from gridplanner.lookup.service import ANSWER_JSON, CONTACT_ROLES
@@ -77,7 +78,7 @@ class Answers:
         hits = near[shapely.intersects_xy(self.geoms[near], lon, lat)] if len(near) else near
         if len(hits) == 0:
             return None
-        return self.heads[int(hits.min())] + json.dumps(query, ensure_ascii=False) + "}"
+        return self.heads[int(hits.min())] + orjson.dumps(query).decode() + "}"
 
 
 def load(connection) -> Answers | None:

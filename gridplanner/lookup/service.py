@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
+import orjson
 import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -99,7 +100,8 @@ def _driver(session: Session):
 
 
 def _point_params(lon: float, lat: float, plan_id: int | None, query: dict | None) -> dict:
-    return {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES), "query": json.dumps(query or {}, ensure_ascii=False)}
+    # orjson, as the in-memory answers write it (gridplanner.lookup.answers): both give the same bytes.
+    return {"plan": plan_id, "x": float(lon), "y": float(lat), "roles": list(CONTACT_ROLES), "query": orjson.dumps(query or {}).decode()}
 
 
 def _point_answer(session: Session, row: tuple | None, plan_id: int | None) -> str | None:
