@@ -166,9 +166,9 @@ def _build(conninfo: str, generation: int) -> None:
                 _state.answers = answers
                 _state.nothing_published = answers is None
         # The answers are some 100,000 long-lived objects: left to the collector, every full collection walked
-        # them all, which doubled the time of a 10,000-point batch and put 50 ms pauses in the lookups' tail.
-        # Frozen, the collector skips them (and everything else alive now) for good.
-        gc.collect()
+        # them all (100 ms each with 20,000 grids), which doubled the time of a 10,000-point batch. Frozen, the
+        # collector skips them, and everything else alive now, for good; answers replaced later are freed by
+        # their reference counts (they hold no cycles). No collection first: it would pause the server as long.
         gc.freeze()
     except Exception:  # a fault of ours or the database's: lookups keep using the SQL, and it is logged
         log.exception("building the in-memory lookup answers failed; lookups use the SQL")
