@@ -69,6 +69,19 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         n = sum(c["grids"] for c in report["communities"])
         console.print(f"[green]✓[/] planned and published {n} grids in {len(report['communities'])} communities ({len(report['out_of_bounds'])} outside the size rule, see the plan report)")
 
+    # The roster and incidents name grid codes and fall in grids: loaded once the grids are published, so that
+    # the dashboard, the staffing and incident layers have data (only when the store has none of either).
+    with session_scope() as session:
+        has_work = session.execute(select(func.count()).select_from(m.Staff)).scalar_one() > 0 or \
+            session.execute(select(func.count()).select_from(m.Incident)).scalar_one() > 0
+    if not has_work:
+        from gridplanner.importing.sample import load_sample_work
+
+        with session_scope() as session:
+            roster, incidents = load_sample_work(session, settings.sample_dir, actor="demo")
+        console.print(f"[green]✓[/] staff: {roster.inserted} workers" + (f" ({len(roster.unassigned)} unassigned: their grid codes are not in the plan)" if roster.unassigned else "")
+                      + f"; incidents: {incidents.inserted}" + (f" ({incidents.no_grid} in no grid)" if incidents.no_grid else ""))
+
     from gridplanner.auth import ensure_demo_accounts
 
     with session_scope() as session:

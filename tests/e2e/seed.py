@@ -22,16 +22,14 @@ USERS = [("admin", "admin"), ("planner", "planner"), ("planner2", "planner"), ("
 def seed_store(session: Session) -> dict:
     """Load, plan (a few communities, to keep the run short) and publish; staff and incidents on top."""
     from gridplanner import plans
-    from gridplanner.incidents.hotline import import_hotline
-    from gridplanner.importing.sample import load_sample
-    from gridplanner.staffing.roster import import_roster
+    from gridplanner.importing.sample import load_sample, load_sample_work
 
     load_sample(session, SAMPLE)
     plan = plans.create_draft(session, "示范区网格方案", from_published=False, actor="e2e")
     report = plans.divide_into_draft(session, plan.id, actor="e2e")
     plans.publish(session, plan.id, actor="e2e")
-    roster = import_roster(session, (SAMPLE / "staff.csv").read_bytes(), "staff.csv", unknown_grid="unassign", actor="e2e")
-    hotline = import_hotline(session, SAMPLE / "incidents.csv", actor="e2e")
+    # As `gridplanner demo` loads them.
+    roster, hotline = load_sample_work(session, SAMPLE, actor="e2e")
     return {"plan_id": plan.id, "grids": sum(c["grids"] for c in report["communities"]), "roster": roster, "hotline": hotline}
 
 
