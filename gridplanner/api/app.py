@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from contextlib import asynccontextmanager
 
@@ -42,6 +43,10 @@ async def lifespan(app: FastAPI):
 
 
 def create_app() -> FastAPI:
+    # A server allocates and frees tens of thousands of short-lived objects a second; with the default gen-0
+    # threshold (700) the collector ran hundreds of times a second and its pauses made the lookups' tail:
+    # bench_lookup, 32 connections, p99 of four alternating runs 18–58 ms with this, 54–139 ms without.
+    gc.set_threshold(50_000, 50, 100)
     app = FastAPI(
         lifespan=lifespan,
         title="Gridplanner 网格规划 API",
