@@ -186,6 +186,14 @@ export class Dashboard {
   }
 
   onFilter(key, value) {
+    if (this.f[key] === value) return;  // no change (a date input reverted after a refused range fires again)
+    this.rangeError = false;
+    if (key === "from" || key === "to") {
+      // A start after the end selects nothing: say so where the dates are and keep every figure as it was.
+      const from = key === "from" ? value : this.f.from, to = key === "to" ? value : this.f.to;
+      this.rangeError = Boolean(from && to && from > to);
+      if (this.rangeError) { this.renderPanel(); $(`db-${key}`).focus(); return; }
+    }
     this.f[key] = value;
     if (key === "street") this.f.community = "";
     if (key === "street" || key === "community") this.zoomTo();
@@ -222,6 +230,7 @@ export class Dashboard {
       <label>${t("status")}<select id="db-status">${opt("", t("all"))}${STATUSES.map((s) => opt(s, s, s === this.f.status)).join("")}</select></label>
       <label>${t("from")}<input type="date" id="db-from" value="${this.f.from}"></label>
       <label>${t("to")}<input type="date" id="db-to" value="${this.f.to}"></label>
+      ${this.rangeError ? `<p class="error" id="db-range-error" role="alert">${t("badDateRange")}</p>` : ""}
       <h2>${t("export")}</h2>
       <div class="row">
         <button type="button" id="db-export-csv" ${fig ? "" : "disabled"}>${t("exportCsv")}</button>

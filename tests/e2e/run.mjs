@@ -279,6 +279,17 @@ const steps = {
     assert(filteredOpen === expected && filteredOpen < streetOpen, `a category and a start date narrow the open incidents (${filteredOpen} = ${expected} < ${streetOpen})`);
     assert((await page.textContent("#legend-filters")).includes(cat), "the legend names the filters in force");
     await shot(page, "05-dashboard-filtered");
+    // An end date before the start date: said in Chinese beside the dates, and nothing else changes.
+    const seqBefore = await page.evaluate(() => window.gp.dashboard.seq);
+    await page.fill("#db-to", "2025-12-31");
+    await page.dispatchEvent("#db-to", "change");
+    await page.waitForSelector("#db-range-error");
+    const said = await page.textContent("#db-range-error");
+    assert(/起始日期晚于截止日期/.test(said), `the bad range is explained in Chinese (${said})`);
+    assert(await page.evaluate((s) => window.gp.dashboard.seq === s && window.gp.dashboard.f.to === "", seqBefore), "a bad range loads nothing and keeps the filters");
+    assert((await num("openInc")) === filteredOpen && !(await page.isDisabled("#db-export-csv")), "a bad range keeps every figure and the export");
+    assert((await page.inputValue("#db-to")) === "", "the end date goes back to what was applied");
+    await shot(page, "05c-dashboard-bad-range");
     // Export: the figures CSV follows the filters.
     const [download] = await Promise.all([page.waitForEvent("download"), page.click("#db-export-csv")]);
     assert(download.suggestedFilename().endsWith(".csv"), "a CSV download");
