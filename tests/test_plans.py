@@ -236,3 +236,35 @@ def test_missing_values_are_stored_as_null(db, tmp_path):
     plans.divide_into_draft(db, plan.id)
     kinds = db.execute(text("SELECT DISTINCT dedicated_kind FROM grids WHERE plan_id = :p AND type = 'basic'"), {"p": plan.id}).scalars().all()
     assert kinds == [None]
+
+
+def test_a_write_is_committed_before_its_response_is_sent(committed_db):
+    """Issue 15's "新建草稿" race: the request's session commits when the route returns, so another
+    connection sees the new draft at the moment the response starts (the web app re-reads right away)."""
+    import psycopg
+    from fastapi.testclient import TestClient
+
+    from gridplanner.api.app import create_app
+    from gridplanner.auth.accounts import create_user
+    from gridplanner.lookup import reads
+    from gridplanner.store.database import session_scope
+
+    with session_scope() as s:
+        create_user(s, "boss", "a-long-password-1", "admin")
+    seen = []
+
+    def watching(app):
+        async def asgi(scope, receive, send):
+            async def send_and_look(message):
+                if message["type"] == "http.response.start" and scope["method"] == "POST" and scope["path"] == "/api/v1/plans":
+                    with psycopg.connect(reads.conninfo()) as conn:  # another connection, as the next request's
+                        seen.append(conn.execute("SELECT count(*) FROM grid_plans").fetchone()[0])
+                await send(message)
+            await app(scope, receive, send_and_look)
+        return asgi
+
+    with TestClient(watching(create_app())) as client:
+        assert client.post("/api/v1/auth/login", json={"username": "boss", "password": "a-long-password-1"}).status_code == 200
+        for k in range(3):
+            assert client.post("/api/v1/plans", json={"name": f"草案{k}", "from_published": False}).status_code == 201
+    assert seen == [1, 2, 3]
