@@ -215,12 +215,19 @@ def _redraw(group, k, geoms, members, households, points, together, rule, frame,
     faces, face_group, building_group = shaped
     if sum(rule.within(households[idx][building_group == j].sum()) for j in range(k)) <= before:
         return None
+    made = _grids_from_faces(faces, face_group, idx, building_group, k)
+    if made is None:
+        return None
+    new_geoms, new_members = made
+    # Grids the set lost come back empty (None), for the caller to drop.
+    gone = max(k, len(group)) - k
+    return new_geoms + [None] * gone, new_members + [np.zeros(0, dtype=np.intp)] * gone
+
+
+def _grids_from_faces(faces, face_group, idx, building_group, k):
+    """The ``k`` grids the shaped faces make, each one valid polygon, and their buildings; None otherwise."""
     new_geoms, new_members = [], []
-    for j in range(max(k, len(group))):
-        if j >= k:
-            new_geoms.append(None)
-            new_members.append(np.zeros(0, dtype=np.intp))
-            continue
+    for j in range(k):
         mine = faces[face_group == j]
         if len(mine) == 0:
             return None
@@ -250,17 +257,7 @@ def _balanced(group, idx, start, unit_hh, cells, cell_unit, inverse, union, pi, 
     sums = [households[idx][building_group == j].sum() for j in range(k)]
     if not all(rule.within(x) for x in sums) or _spread(sums, rule) > before - BALANCE_GAIN:
         return None
-    new_geoms, new_members = [], []
-    for j in range(k):
-        mine = faces[face_group == j]
-        if len(mine) == 0:
-            return None
-        geom = _union(mine) if len(mine) > 1 else mine[0]
-        if shapely.get_type_id(geom) != 3 or not shapely.is_valid(geom):
-            return None
-        new_geoms.append(geom)
-        new_members.append(idx[building_group == j])
-    return new_geoms, new_members
+    return _grids_from_faces(faces, face_group, idx, building_group, k)
 
 
 def balance(geoms: list, basic: np.ndarray, members: list[np.ndarray], households: np.ndarray, points: np.ndarray,
