@@ -217,6 +217,11 @@ def transform(lon: ArrayLike, lat: ArrayLike, src: str, dst: str) -> tuple[Array
     return lon, lat
 
 
+def _in_china(lon: float, lat: float) -> bool:
+    """:func:`out_of_china`'s box negated, on floats."""
+    return 72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271
+
+
 def to_wgs84_point(lon: float, lat: float, src: str) -> tuple[float, float]:
     """One point from ``src`` to WGS84 / CGCS2000 as Python floats: what :func:`transform` gives, without the
     cost of numpy on single numbers for GCJ-02 (the single lookup's hot path).
@@ -229,14 +234,14 @@ def to_wgs84_point(lon: float, lat: float, src: str) -> tuple[float, float]:
     lon, lat = float(lon), float(lat)
     if src == WGS84:
         return lon, lat
-    # out_of_china's box, on floats
-    if src != GCJ02 or not (72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271):
+    if src != GCJ02 or not _in_china(lon, lat):
         x, y = transform(lon, lat, src, WGS84)
         return float(x), float(y)
     dlon, dlat = _gcj_delta(lon, lat, math)
     x, y = lon - dlon, lat - dlat
     for _ in range(_MAX_ITER):  # as _invert does, on floats
-        dx, dy = _gcj_delta(x, y, math)
+        # the forward transform has no offset outside the box, so near its edge an iterate can leave it
+        dx, dy = _gcj_delta(x, y, math) if _in_china(x, y) else (0.0, 0.0)
         ex, ey = lon - (x + dx), lat - (y + dy)
         x, y = x + ex, y + ey
         if abs(ex) < _TOLERANCE_DEG and abs(ey) < _TOLERANCE_DEG:
