@@ -217,6 +217,17 @@ def transform(lon: ArrayLike, lat: ArrayLike, src: str, dst: str) -> tuple[Array
     return lon, lat
 
 
+def to_cgcs2000(lon: ArrayLike, lat: ArrayLike, crs: str = WGS84) -> tuple[Array, Array]:
+    """lon/lat in ``crs`` (any name :func:`normalise_system` takes) as CGCS2000 lon/lat arrays, which we treat
+    as WGS84: the two differ by centimetres, far below the web-map offsets this module removes.
+
+    >>> lon, lat = to_cgcs2000([121.531541859], [31.175303984], "gcj02")
+    >>> round(float(lon[0]), 7), round(float(lat[0]), 7)
+    (121.5272106, 31.1774276)
+    """
+    return transform(lon, lat, crs, WGS84)
+
+
 def _in_china(lon: float, lat: float) -> bool:
     """:func:`out_of_china`'s box negated, on floats."""
     return 72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271

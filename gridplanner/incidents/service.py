@@ -9,7 +9,7 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import webcoords
+from gis.webcoords import to_cgcs2000
 from gridplanner.auth.audit import record
 from gridplanner.incidents.catalogue import category as get_category
 from gridplanner.incidents.lifecycle import REPORTED, STATUSES, IncidentNotFound
@@ -23,13 +23,6 @@ CHINA_LON, CHINA_LAT = (73.0, 136.0), (3.0, 54.0)
 
 class CoordinateError(ValueError):
     pass
-
-
-def to_cgcs2000(lon, lat, crs: str = "wgs84") -> tuple[np.ndarray, np.ndarray]:
-    """lon/lat in ``crs`` (wgs84, cgcs2000, gcj02, bd09, EPSG:4326/4490) to CGCS2000 lon/lat (≈ WGS84)."""
-    src = webcoords.normalise_system(crs)
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    return webcoords.transform(lon, lat, src, webcoords.WGS84) if src != webcoords.WGS84 else (lon, lat)
 
 
 def in_china(lon, lat) -> np.ndarray:

@@ -20,7 +20,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.webcoords import WGS84, normalise_system, transform, transform_geometries
+from gis.webcoords import WGS84, normalise_system, to_cgcs2000, transform, transform_geometries
 from gridplanner.lookup import index as lookup_index
 from gridplanner.lookup import reads as lookup_reads
 
@@ -191,11 +191,6 @@ def morton_key(x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return np.clip((v - v.min()) / span * 65535, 0, 65535)
 
     return _spread_bits(cells(x)) | (_spread_bits(cells(y)) << np.uint64(1))
-
-
-def to_cgcs2000(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
-    """Input coordinates in ``crs`` (wgs84, cgcs2000, gcj02, bd09) as CGCS2000 lon/lat arrays."""
-    return transform(lon, lat, crs, WGS84)
 
 
 def bbox_to_cgcs2000(bbox: tuple[float, float, float, float], crs: str) -> tuple[float, float, float, float]:
