@@ -30,7 +30,7 @@ import pandas as pd
 import psycopg
 import shapely
 
-from bench.common import drop_database, fresh_database, replace_section, server_url, with_database
+from bench.common import drop_database, fresh_database, replace_section, server_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "benchmarks.md"
