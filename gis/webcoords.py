@@ -73,6 +73,10 @@ def _arrays(lon, lat) -> tuple[Array, Array]:
     return lon.astype(float, copy=True), lat.astype(float, copy=True)
 
 
+#: The rough China box (min lon, min lat, max lon, max lat) inside which the GCJ-02 offset applies.
+_BOX = (72.004, 0.8293, 137.8347, 55.8271)
+
+
 def out_of_china(lon: ArrayLike, lat: ArrayLike) -> Array:
     """True where a point lies outside the box in which the GCJ-02 offset applies.
 
@@ -80,7 +84,7 @@ def out_of_china(lon: ArrayLike, lat: ArrayLike) -> Array:
     [False, True]
     """
     lon, lat = _arrays(lon, lat)
-    return (lon < 72.004) | (lon > 137.8347) | (lat < 0.8293) | (lat > 55.8271)
+    return (lon < _BOX[0]) | (lon > _BOX[2]) | (lat < _BOX[1]) | (lat > _BOX[3])
 
 
 def _gcj_delta(lon, lat, m=np):
@@ -230,7 +234,7 @@ def to_cgcs2000(lon: ArrayLike, lat: ArrayLike, crs: str = WGS84) -> tuple[Array
 
 def _in_china(lon: float, lat: float) -> bool:
     """:func:`out_of_china`'s box negated, on floats."""
-    return 72.004 <= lon <= 137.8347 and 0.8293 <= lat <= 55.8271
+    return _BOX[0] <= lon <= _BOX[2] and _BOX[1] <= lat <= _BOX[3]
 
 
 def to_wgs84_point(lon: float, lat: float, src: str) -> tuple[float, float]:
