@@ -63,9 +63,11 @@ def db(engine):
 @pytest.fixture
 def committed_db(engine):
     """For tests whose code commits (the CLI, the server): the tables are emptied afterwards."""
+    from gridplanner.lookup import answers
     from gridplanner.store.models import Base
 
     yield engine
+    answers.reset()  # waits for a build of the lookup answers a server in the test began: it reads the tables
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(t.name for t in Base.metadata.sorted_tables)} RESTART IDENTITY CASCADE"))
 

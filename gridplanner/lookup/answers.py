@@ -119,6 +119,7 @@ class _State:
         self.answers: Answers | None = None
         self.generation = 0  # bumped by every drop: a build started before one is not kept
         self.building = False
+        self.builder: threading.Thread | None = None
         self.listening: dict[str, bool] = {}  # conninfo -> listener connected
         self.nothing_published = False
 
@@ -152,7 +153,8 @@ def _start_build(conninfo: str) -> None:
             return
         _state.building = True
         generation = _state.generation
-    threading.Thread(target=_build, args=(conninfo, generation), name="lookup-answers", daemon=True).start()
+    _state.builder = threading.Thread(target=_build, args=(conninfo, generation), name="lookup-answers", daemon=True)
+    _state.builder.start()
 
 
 def _build(conninfo: str, generation: int) -> None:
@@ -207,7 +209,11 @@ def _listen_forever(conninfo: str) -> None:
 
 
 def reset() -> None:
-    """Forget the answers and stop trusting the listeners (tests; a process that forks)."""
+    """Forget the answers and stop trusting the listeners (tests; a process that forks), after any build under
+    way has finished: its read holds locks on the grid tables, and a TRUNCATE after a test deadlocked on them."""
+    builder = _state.builder
+    if builder is not None:
+        builder.join(timeout=30)
     drop()
     with _state.lock:
         _state.listening.clear()
