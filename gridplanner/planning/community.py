@@ -411,13 +411,15 @@ def rebalance_grids(geoms: list, basic: np.ndarray, members: list[np.ndarray], d
     hh = np.array([int(data.households[m].sum()) for m in members])
     geoms, members = list(geoms), list(members)
     if not all(rule.within(h) for h, b in zip(hh, basic) if b):
-        geoms, members = rebalance(geoms, basic, members, data.households, data.points, data.together, rule, frame, reshape)
+        geoms, members = rebalance(geoms, basic, members, data.households, data.points, data.together, rule, frame, reshape,
+                                   footprints=data.footprints)
     if even:
         # Grids the rebalance merged away are None; those it added (beyond ``basic``) are basic.
         alive = [k for k, g in enumerate(geoms) if g is not None]
         more = np.r_[basic, np.ones(len(geoms) - len(basic), dtype=bool)]
         sub_g, sub_m = balance([geoms[k] for k in alive], more[alive], [members[k] for k in alive], data.households,
-                               data.points, data.together, rule, frame, reshape, lines=data.lines)
+                               data.points, data.together, rule, frame, reshape, lines=data.lines,
+                               footprints=data.footprints)
         for j, k in enumerate(alive):
             geoms[k], members[k] = sub_g[j], sub_m[j]
     return geoms, members
