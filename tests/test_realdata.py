@@ -29,8 +29,15 @@ pytestmark = pytest.mark.slow  # whole districts and real data: `make test-fast`
 
 DATA = Path(__file__).resolve().parent / "data" / "realdata"
 DEPARTMENTS = ("综治", "城管", "党建")
-#: The size rule where it can be met at all (planning.quality): the bar both engines must clear on real data.
+#: The size rule where it can be met at all (planning.quality): the bar the merge must clear on real data ...
 WITHIN_WHERE_FEASIBLE = 0.95
+#: ... and the division engine's, with its spread of households (issue 13 asks 99% and CV 0.12 of the full
+#: datasets, which bench/bench_realdata.py measures: Nanshan 99.0%, Gusu 100%). These extracts are smaller:
+#: Nanshan's keeps 175 of 177 grids within, the other two have no way within bounds once contiguity counts
+#: (268 households in a strip a tower cuts off from its last house; a tower of 247 whose neighbours cannot
+#: spare enough), which the feasibility judge, ignoring where buildings stand, does not see.
+PLAN_WITHIN_WHERE_FEASIBLE = 0.98
+PLAN_CV = 0.12
 
 
 def _dataset(name: str) -> dict:
@@ -63,7 +70,8 @@ def test_plan_holds_the_hard_rules_on_real_data(planned):
 def test_plan_keeps_the_size_rule_where_it_can(planned):
     name, d, res = planned
     figures = size_figures(res.grids, d["communities"], d["buildings"], size_rules())
-    assert figures["share_within_feasible"] >= WITHIN_WHERE_FEASIBLE, (name, figures)
+    assert figures["share_within_feasible"] >= PLAN_WITHIN_WHERE_FEASIBLE, (name, figures)
+    assert figures["cv_where_feasible"] <= PLAN_CV, (name, figures)
     # Every grid outside the rule is listed with its reason.
     outside = res.grids[(res.grids["type"] == "basic") & ~res.grids["households"].between(300, 500)]
     assert len(res.report["out_of_bounds"]) == len(outside)
