@@ -14,6 +14,7 @@ from gis.errors import Problem, VectorInputError
 from gis.io import DRIVERS, read_vector, write_vector
 from gis.validate import LINE, POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.cli import app
+from gridplanner.cli.compute import runner_for
 from gridplanner.cli.failures import EXIT_INPUT, EXIT_PARTIAL, attach_log, guarded, internal_error
 from gridplanner.coding import DEFAULT_RULE, assign_codes
 from gridplanner.planning import divide
@@ -63,6 +64,8 @@ def plan(
     codes: Annotated[bool, typer.Option("--codes/--no-codes", help="Give every grid its code by the default rule (12-digit community code + 3-digit sequence).")] = True,
     crs: Annotated[Optional[str], typer.Option(help="CRS of inputs that name none (CSV: WGS84), or gcj02 / bd09 for lon/lat taken from a web map (converted to WGS84).")] = None,
     report: Annotated[PathOpt, typer.Option(help="Write the JSON report here.")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Plan on a dask.distributed LocalCluster of this many worker processes (started and stopped here). Default: in this process.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Plan on a running dask.distributed scheduler at this address (tcp://host:8786).")] = None,
 ) -> None:
     """Divide communities into grids of moderate size (网格划分) that follow roads and never cut a building.
 
@@ -70,6 +73,8 @@ def plan(
     and got a fallback plan that keeps every hard rule (listed in the report's fallbacks); 70 internal error
     (nothing written; the traceback is in the log file named).
     """
+    if workers is not None and scheduler is not None:
+        raise typer.BadParameter("give --workers or --scheduler, not both")
     try:
         rules = size_rules(min_households, max_households, rural_min, rural_max, target_households)
     except ValueError as exc:
@@ -91,12 +96,13 @@ def plan(
         road = _read(roads, LINE, crs)
         river = _read(rivers, LINE, crs)
         ded = _read(dedicated, POLYGON, crs)
-        with Progress(TextColumn("planning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        with runner_for(workers, scheduler) as runner, \
+                Progress(TextColumn("planning"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
             task = bar.add_task("communities", total=len(comm))
             result = divide(comm, bld, roads=road, rivers=river, dedicated=ded, rules=rules, code_field=code_field,
                             class_field=class_field, name_field=name_field, dissolve_duplicate_codes=dissolve_duplicate_codes,
                             sources={k: str(v) for k, v in sources.items() if v is not None},
-                            progress=lambda done, total: bar.update(task, completed=done))
+                            progress=lambda done, total: bar.update(task, completed=done), runner=runner)
         if not result.report["self_check"]["ok"]:
             # Every community either passes or gets a fallback that does: a failure here is ours.
             raise RuntimeError(f"self-check failed on {len(result.report['self_check']['failed'])} communities after their fallbacks: {result.report['self_check']['failed'][:3]}")
@@ -124,7 +130,8 @@ def plan(
     if codes:
         out.print("  codes: 12-digit community code + 3-digit sequence (DB11/T 2157-2023), north to south, west to east")
     for what, key in (("outside the size rule", "out_of_bounds"), ("buildings in no community", "unplaced"),
-                      ("buildings crossing a community boundary (clipped)", "crossing_community_boundary")):
+                      ("buildings crossing a community boundary (clipped)", "crossing_community_boundary"),
+                      ("communities planned here after failing twice on the cluster", "retried_here")):
         if result.report[key]:
             out.print(f"  [yellow]{len(result.report[key])} {what}[/] (listed in the report)")
     changed = result.report["precision"]["communities"]

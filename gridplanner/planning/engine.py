@@ -18,6 +18,7 @@ from gis.crs import STORAGE_CRS, area_m2, projected_crs_for, to_storage, transfo
 from gis.errors import Problem, VectorInputError
 from gis.precision import MAX_INNER_EDGE_DEG, normalize_footprints, normalize_outlines, normalize_polygons, onto_outline, snap, weld
 from gridplanner.coding.ordering import reading_order
+from gridplanner.compute import Runner, by_key, in_process
 from gridplanner.planning.checked import plan_checked
 from gridplanner.planning.community import BASIC, DEDICATED, CommunityInput
 from gridplanner.planning.households import estimate_households
@@ -110,6 +111,7 @@ def divide(
     metric_crs: CRS | None = None,
     sources: dict[str, str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    runner: Runner | None = None,
 ) -> PlanResult:
     """Divide each community into grids of about the rule's households, following roads and rivers.
 
@@ -127,7 +129,10 @@ def divide(
     :class:`gis.errors.VectorInputError` naming the input (``sources`` maps "communities", "buildings",
     "roads", "rivers", "dedicated" to file names for the message), the feature and the problem; communities
     sharing a code are refused unless ``dissolve_duplicate_codes`` (one community drawn as several features).
-    ``progress(done, total)`` is called after each community.
+    ``progress(done, total)`` is called as communities are planned. ``runner`` says where (default: here, one
+    after the other; :class:`gridplanner.compute.dask_cluster.DaskRunner`: on dask.distributed workers, a
+    street's communities per task): the result is the same. Communities a cluster failed on twice are planned
+    here and listed in the report's ``retried_here``.
     """
     sources = {**{k: k for k in ("communities", "buildings", "roads", "rivers", "dedicated")}, **(sources or {})}
     comm = _storage(communities, sources["communities"])
@@ -195,14 +200,13 @@ def divide(
 
     rows, geoms, out_of_bounds, per_comm, failed, fallbacks = [], [], [], [], [], []
     comm_order = np.argsort(codes.to_numpy(dtype=str), kind="stable")
-    total = len(comm_order)
-    for done, ci in enumerate(comm_order.tolist(), start=1):
-        rule = rule_for(rules, classes[ci])
-        members = order_b[starts[ci]:starts[ci + 1]]
+    tasks = []
+    for ci in comm_order.tolist():
         region = cgeom[ci]
         ded_here = []
         if ded_tree is not None:
             ded_here = [(ded_geoms[d], ded_kinds[d]) for d in np.sort(ded_tree.query(region, predicate="intersects")).tolist()]
+        members = order_b[starts[ci]:starts[ci + 1]]
         data = CommunityInput(
             region=region,
             footprints=foot[members],
@@ -211,8 +215,15 @@ def divide(
             lines=_community_lines(lines, line_tree, region),
             dedicated=ded_here,
         )
-        code = str(codes.iat[ci])
-        plan = plan_checked(data, rule, metric_crs, community=code)
+        tasks.append((ci, str(codes.iat[ci]), data, rule_for(rules, classes[ci]), metric_crs))
+    # A street's communities travel together: one task each on a cluster (the code's first 9 digits).
+    batches = by_key(tasks, key=lambda t: t[1][:9])
+    results = (runner or in_process)(plan_batch, batches, progress)
+    # Batches that failed twice on a cluster were planned here instead: listed, never lost.
+    retried = [{"community_code": t[1], "error": f["error"]} for f in getattr(runner, "failures", []) for t in batches[f["batch"]]]
+    for (ci, code, data, rule, _), plan in zip([t for b in batches for t in b], [p for r in results for p in r]):
+        members = order_b[starts[ci]:starts[ci + 1]]
+        region = cgeom[ci]
         grids = plan.grids
         if plan.fallback is not None:
             fallbacks.append({"community_code": code, "name": names[ci], "fallback": plan.fallback, "reasons": plan.reasons})
@@ -249,8 +260,6 @@ def divide(
             "max": rule.max_households, "within_bounds": within, "fallback": plan.fallback,
             "check": _check_figures(plan.check),
         })
-        if progress is not None:
-            progress(done, total)
 
     # Communities were settled one by one: share the vertices where grids meet community lines, so the
     # district's grids are one coverage edge for edge.
@@ -277,6 +286,7 @@ def divide(
         "communities": per_comm,
         "out_of_bounds": out_of_bounds,
         "fallbacks": fallbacks,
+        "retried_here": retried,
         "unplaced": unplaced,
         "crossing_community_boundary": crossing,
         "estimates": estimates,
@@ -290,6 +300,12 @@ def divide(
     if name_field in comm:
         planned[name_field] = comm[name_field].to_numpy()
     return PlanResult(out, report, planned)
+
+
+def plan_batch(batch: list[tuple]) -> list:
+    """The plans of a batch of ``(index, code, CommunityInput, SizeRule, metric CRS)``, in order: what one
+    task does, here or on a worker."""
+    return [plan_checked(data, rule, crs, community=code) for _, code, data, rule, crs in batch]
 
 
 def _per_community(foot: np.ndarray, owner: np.ndarray, cgeom: np.ndarray, fn) -> np.ndarray:
