@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from gis.errors import VectorInputError
 from gis.io import DRIVERS, read_vector, write_vector
 from gridplanner.cli import app
+from gridplanner.cli.compute import runner_for
 from gridplanner.cli.failures import EXIT_PARTIAL, attach_log, guarded
 from gridplanner.merging import merge_layers
 from gridplanner.planning import SizeRule
@@ -47,10 +48,14 @@ def merge(
     min_households: Annotated[int, typer.Option(help="Size rule: fewest households per grid.")] = 300,
     max_households: Annotated[int, typer.Option(help="Size rule: most households per grid.")] = 500,
     crs: Annotated[Optional[str], typer.Option(help="CRS of inputs that name none (CSV: WGS84), or gcj02 / bd09 for lon/lat taken from a web map (converted to WGS84).")] = None,
+    workers: Annotated[Optional[int], typer.Option(min=1, help="Split and rebalance on a dask.distributed LocalCluster of this many worker processes (started and stopped here). Default: in this process.")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Split and rebalance on a running dask.distributed scheduler at this address (tcp://host:8786).")] = None,
 ) -> None:
     """Merge departments' overlapping grid layers into one grid set per community (多网合一)."""
     if out_path.suffix.lower() not in DRIVERS:
         raise typer.BadParameter(f"--out {out_path}: use one of {sorted(DRIVERS)}")
+    if workers is not None and scheduler is not None:
+        raise typer.BadParameter("give --workers or --scheduler, not both")
     named = [parse_layer(t) for t in layer]
     names = [n for n, _ in named]
     if len(set(names)) != len(names):
@@ -67,7 +72,8 @@ def merge(
                 raise VectorInputError(path, f"layer {name} contains no features")
             layers[name] = gdf
         bld = read_vector(buildings, crs=crs) if buildings else None
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        with runner_for(workers, scheduler) as runner, \
+                Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
             tasks: dict[str, int] = {}
 
             def progress(step: str, done: int, total: int) -> None:
@@ -78,6 +84,7 @@ def merge(
             result = merge_layers(
                 comm, layers, base=base, id_field=id_field, sliver_area_m2=sliver_area, sliver_width_m=sliver_width,
                 buildings=bld, rules=SizeRule(min_households, max_households), code_field=code_field, progress=progress,
+                runner=runner,
             )
 
     # In a GeoPackage, the communities as merged into (on the precision model) go beside the grids.

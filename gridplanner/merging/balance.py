@@ -11,8 +11,10 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import shapely
 
 from gis.coverage import locate_points
+from gridplanner.compute import Runner, by_key, in_process
 from gridplanner.merging.sizing import Buildings
 from gridplanner.planning.bisect import LocalFrame
 from gridplanner.planning.community import CommunityInput, rebalance_grids
@@ -25,40 +27,75 @@ _METRIC_FRAME = LocalFrame(0.0, 0.0)
 
 
 def rebalance_communities(grids: np.ndarray, grid_comm: np.ndarray, labels: list[str], comm_geoms: np.ndarray,
-                          buildings: Buildings, building_comm: np.ndarray, rule: SizeRule, codes: np.ndarray):
+                          buildings: Buildings, building_comm: np.ndarray, rule: SizeRule, codes: np.ndarray,
+                          runner: Runner | None = None):
     """Unified grids (metric CRS, grouped by community) with those outside ``rule`` redrawn where that brings
-    more within bounds; returns the grids, their communities, their labels and one entry per changed grid."""
-    out_geoms, out_comm, out_labels, redrawn = [], [], [], []
+    more within bounds; returns the grids, their communities, their labels and one entry per changed grid.
+    ``runner`` says where the communities are redrawn (:mod:`gridplanner.compute`; default: here): a street's
+    communities per task, the result the same."""
+    tasks = []
     for c in range(len(comm_geoms)):
         mine = np.flatnonzero(grid_comm == c)
-        here = buildings.subset(building_comm == c)
-        geoms = list(grids[mine])
-        names = [labels[i] for i in mine]
-        if len(mine) > 1 and len(here.geoms):
-            where = locate_points(here.points(), grids[mine])
-            members = [np.flatnonzero(where == k) for k in range(len(mine))]
-            data = CommunityInput(region=comm_geoms[c], footprints=here.geoms, points=here.points(),
-                                  households=here.households, lines=np.zeros(0, dtype=object))
-            before = [int(here.households[m].sum()) for m in members]
-            try:
-                new_geoms, new_members = rebalance_grids(geoms, np.ones(len(geoms), dtype=bool), members, data, rule, _METRIC_FRAME)
-            except Exception:  # a fault of ours: the community keeps its grids as merged, and it is logged
-                log.exception("rebalancing the merged grids of community %s failed", codes[c])
-                new_geoms, new_members = geoms, members
-            geoms, kept_names = [], []
-            for k, g in enumerate(new_geoms):
-                if g is None:
-                    redrawn.append({"community_code": str(codes[c]), "grid": names[k], "households": before[k], "now": "joined its neighbours"})
-                    continue
-                name = names[k] if k < len(names) else f"rebalanced in {codes[c]}"
-                after = int(here.households[new_members[k]].sum())
-                if k >= len(names) or g is not grids[mine][k]:
-                    redrawn.append({"community_code": str(codes[c]), "grid": name, "households": before[k] if k < len(before) else 0, "now": after})
-                    name = name if name.startswith("rebalanced") else f"rebalanced {name}"
-                geoms.append(g)
-                kept_names.append(name)
-            names = kept_names
+        tasks.append((c, str(codes[c]), grids[mine], [labels[i] for i in mine], comm_geoms[c],
+                      buildings.subset(building_comm == c), rule, shapely.get_precision(grids[mine])))
+    batches = by_key(tasks, key=lambda t: t[1][:9])
+    results = (runner or in_process)(rebalance_batch, batches)
+    out_geoms, out_comm, out_labels, redrawn = [], [], [], []
+    for (c, *_), (geoms, names, changed) in zip([t for b in batches for t in b], [r for rs in results for r in rs]):
         out_geoms += geoms
         out_labels += names
         out_comm += [c] * len(geoms)
-    return np.array(out_geoms, dtype=object), np.array(out_comm, dtype=int), out_labels, redrawn
+        redrawn += changed
+    # Communities come back in street order; the caller's order is by community.
+    order = np.argsort(np.array(out_comm, dtype=int), kind="stable")
+    position = {str(code): c for c, code in enumerate(codes.tolist())}
+    return (np.array(out_geoms, dtype=object)[order], np.array(out_comm, dtype=int)[order],
+            [out_labels[i] for i in order], sorted(redrawn, key=lambda r: position[r["community_code"]]))
+
+
+def rebalance_batch(batch: list[tuple]) -> list[tuple]:
+    """:func:`rebalance_one` of each task of a batch, in order: what one task does, here or on a worker."""
+    return [rebalance_one(*task) for task in batch]
+
+
+def rebalance_one(c: int, code: str, grids: np.ndarray, names: list[str], region, here: Buildings,
+                  rule: SizeRule, grid_size: np.ndarray | None = None) -> tuple[list, list[str], list[dict]]:
+    """One community's merged grids (``grids``, named ``names``; ``here`` its buildings) redrawn where that
+    brings more within bounds: the grids, their names and one entry per changed grid.
+
+    ``grid_size``: each grid's precision model (``shapely.get_precision``). The coverage cleaning leaves the
+    grids on a 0.1 mm grid, and GEOS's overlays snap their output to it; a geometry sent to a worker is
+    pickled as WKB, which drops the precision model, so a worker's redraw came out a few 1e-11 m² apart from
+    this process's (Suzhou Gusu 320508017003). It is put back first (coordinates already on it do not move)."""
+    if grid_size is not None:
+        lost = (np.asarray(grid_size) > 0) & (shapely.get_precision(grids) != grid_size)
+        if lost.any():
+            grids = grids.copy()
+            grids[lost] = shapely.set_precision(grids[lost], np.asarray(grid_size)[lost], mode="pointwise")
+    geoms = list(grids)
+    redrawn: list[dict] = []
+    if len(grids) > 1 and len(here.geoms):
+        where = locate_points(here.points(), grids)
+        members = [np.flatnonzero(where == k) for k in range(len(grids))]
+        data = CommunityInput(region=region, footprints=here.geoms, points=here.points(),
+                              households=here.households, lines=np.zeros(0, dtype=object))
+        before = [int(here.households[m].sum()) for m in members]
+        try:
+            new_geoms, new_members = rebalance_grids(geoms, np.ones(len(geoms), dtype=bool), members, data, rule, _METRIC_FRAME)
+        except Exception:  # a fault of ours: the community keeps its grids as merged, and it is logged
+            log.exception("rebalancing the merged grids of community %s failed", code)
+            new_geoms, new_members = geoms, members
+        geoms, kept_names = [], []
+        for k, g in enumerate(new_geoms):
+            if g is None:
+                redrawn.append({"community_code": code, "grid": names[k], "households": before[k], "now": "joined its neighbours"})
+                continue
+            name = names[k] if k < len(names) else f"rebalanced in {code}"
+            after = int(here.households[new_members[k]].sum())
+            if k >= len(names) or g is not grids[k]:
+                redrawn.append({"community_code": code, "grid": name, "households": before[k] if k < len(before) else 0, "now": after})
+                name = name if name.startswith("rebalanced") else f"rebalanced {name}"
+            geoms.append(g)
+            kept_names.append(name)
+        names = kept_names
+    return geoms, names, redrawn

@@ -19,6 +19,7 @@ from gis.overlay import clean_coverage, polygon_parts
 from gis.precision import GRID_DEG, normalize_footprints, normalize_outlines, square_metres_per_square_degree, weld
 from gis.validate import POLYGON, POLYGON_OR_POINT, check_features
 from gridplanner.coding.ordering import reading_order
+from gridplanner.compute import Runner
 from gridplanner.merging import assemble as asm
 from gridplanner.merging import sizing
 from gridplanner.merging.agreement import agreement, choose_base
@@ -65,6 +66,7 @@ def merge_layers(
     code_field: str = "code",
     progress: Progress | None = None,
     workers: int = 2,
+    runner: Runner | None = None,
 ) -> MergeResult:
     """Merge department grid ``layers`` (name -> polygons) into one valid coverage of ``communities``.
 
@@ -74,7 +76,9 @@ def merge_layers(
     neighbour with the longest shared border. With ``buildings`` (households, population, floors, use: read as
     the division engine reads them) the size rule ``rules`` (default 300–500 households) is enforced: no
     building is split, small grids join the neighbour with the longest shared border, and large ones are split
-    by the division engine (:func:`gridplanner.planning.divide`). ``workers`` threads share the GEOS work.
+    by the division engine (:func:`gridplanner.planning.divide`). ``workers`` threads share the GEOS work;
+    ``runner`` (:mod:`gridplanner.compute`; default: here) runs the splitting of large grids and the
+    rebalancing, a street's communities per task, on dask.distributed workers: the result is the same.
     """
     progress = progress or (lambda step, done, total: None)
     if len(layers) < 2:
@@ -163,12 +167,14 @@ def merge_layers(
     if bld is not None:
         progress("splitting large grids", 0, 1)
         grids, grid_comm, out_labels, splits, more, merged_after = _split(
-            grids, grid_comm, out_labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, sliver_area_m2, sliver_width_m)
+            grids, grid_comm, out_labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, sliver_area_m2, sliver_width_m,
+            runner)
         slivers += more
         merges += merged_after
         progress("splitting large grids", 1, 1)
         progress("rebalancing", 0, 1)
-        grids, grid_comm, out_labels, rebalanced = rebalance_communities(grids, grid_comm, out_labels, comm_geoms, bld, bld_comm, rule, codes)
+        grids, grid_comm, out_labels, rebalanced = rebalance_communities(grids, grid_comm, out_labels, comm_geoms, bld, bld_comm, rule, codes,
+                                                                       runner=runner)
         progress("rebalancing", 1, 1)
     # Splitting and redrawing can leave a sliver beside a footprint: it joins its neighbour like any other.
     grids, grid_comm, out_labels, more = _absorb_left_slivers(grids, grid_comm, out_labels, codes, sliver_area_m2, sliver_width_m)
@@ -283,12 +289,12 @@ def _clipped_to_communities(bld: sizing.Buildings, bld_lonlat: np.ndarray, owner
     return sizing.Buildings(geoms, bld.households, bld.population, bld.rows), lonlat
 
 
-def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, min_area, min_width):
+def _split(grids, grid_comm, labels, comm_geoms, codes, bld, bld_table, bld_comm, rule, crs, min_area, min_width, runner=None):
     """Grids over the maximum replaced by the division engine's grids; their communities re-cleaned, and grids
     the engine left under the minimum merged into a neighbour like any other."""
     households, _, _ = sizing.households_in(grids, bld)
     point_grid = locate_points(bld.points(), grids)
-    new, reasons = split_oversized(grids, households, point_grid, bld_table, bld.rows, rule, crs)
+    new, reasons = split_oversized(grids, households, point_grid, bld_table, bld.rows, rule, crs, runner=runner)
     splits = [
         {"community_code": codes[grid_comm[i]], "grid": labels[i], "households": int(households[i]),
          "into": len(new.get(i, [None])), **({"division_engine": reasons[i]} if i in reasons else {})}

@@ -16,13 +16,14 @@ log = logging.getLogger("gridplanner.merging")
 
 
 def split_oversized(grids: np.ndarray, households: np.ndarray, point_grid: np.ndarray, buildings: gpd.GeoDataFrame,
-                    rows: np.ndarray, rule: SizeRule, crs: CRS) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+                    rows: np.ndarray, rule: SizeRule, crs: CRS, *, runner=None) -> tuple[dict[int, np.ndarray], dict[int, str]]:
     """New polygons (in ``crs``) for every grid over ``rule.max_households`` that the engine could split, keyed by
     grid index, and the engine's reason for each grid it left whole or out of bounds.
 
     ``point_grid`` is the grid holding each building's inner point; ``rows`` its row in ``buildings``
     (the caller's table, whose households/population/floors/use fields the division engine reads).
-    One call to :func:`gridplanner.planning.divide` covers all oversized grids at once.
+    One call to :func:`gridplanner.planning.divide` covers all oversized grids at once (on ``runner``, see
+    :mod:`gridplanner.compute`).
     """
     over = np.flatnonzero(households > rule.max_households)
     if len(over) == 0:
@@ -30,7 +31,7 @@ def split_oversized(grids: np.ndarray, households: np.ndarray, point_grid: np.nd
     pieces = gpd.GeoDataFrame({"code": [str(i) for i in over]}, geometry=gpd.GeoSeries(grids[over], crs=crs))
     inside = np.isin(point_grid, over)
     try:
-        plan = divide(pieces, buildings.iloc[rows[inside]].reset_index(drop=True), rules=rule)
+        plan = divide(pieces, buildings.iloc[rows[inside]].reset_index(drop=True), rules=rule, runner=runner)
     except Exception as exc:  # a fault of ours, never the user's input: the grids stay whole, and it is logged
         log.exception("splitting %d oversized merged grids failed", len(over))
         return {}, {int(i): f"not split: internal error {type(exc).__name__}: {exc}" for i in over}
