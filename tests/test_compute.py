@@ -46,8 +46,8 @@ def test_a_plan_on_two_workers_is_the_plan_made_here(cluster):
 
 
 def test_a_merge_on_two_workers_is_the_merge_made_here(cluster):
-    # The merged grids carry GEOS's 0.1 mm precision model, which pickling drops: without putting it back
-    # the workers' redraws of Gusu 320508017003 came out 1e-11 m² apart.
+    # The merged grids carry a GEOS precision model, which pickling drops: until the rebalance took them on
+    # the floating model here too, the workers' redraws of Gusu 320508017003 came out 1e-11 m² apart.
     comm = read_vector(GUSU / "communities.geojson")
     bld = read_vector(GUSU / "buildings.geojson")
     layers = {n: read_vector(GUSU / "departments" / f"{n}.geojson") for n in ("综治", "城管", "党建")}

@@ -37,7 +37,7 @@ def rebalance_communities(grids: np.ndarray, grid_comm: np.ndarray, labels: list
     for c in range(len(comm_geoms)):
         mine = np.flatnonzero(grid_comm == c)
         tasks.append((c, str(codes[c]), grids[mine], [labels[i] for i in mine], comm_geoms[c],
-                      buildings.subset(building_comm == c), rule, shapely.get_precision(grids[mine])))
+                      buildings.subset(building_comm == c), rule))
     batches = by_key(tasks, key=lambda t: t[1][:9])
     results = (runner or in_process)(rebalance_batch, batches)
     out_geoms, out_comm, out_labels, redrawn = [], [], [], []
@@ -59,19 +59,19 @@ def rebalance_batch(batch: list[tuple]) -> list[tuple]:
 
 
 def rebalance_one(c: int, code: str, grids: np.ndarray, names: list[str], region, here: Buildings,
-                  rule: SizeRule, grid_size: np.ndarray | None = None) -> tuple[list, list[str], list[dict]]:
+                  rule: SizeRule) -> tuple[list, list[str], list[dict]]:
     """One community's merged grids (``grids``, named ``names``; ``here`` its buildings) redrawn where that
     brings more within bounds: the grids, their names and one entry per changed grid.
 
-    ``grid_size``: each grid's precision model (``shapely.get_precision``). The coverage cleaning leaves the
-    grids on a 0.1 mm grid, and GEOS's overlays snap their output to it; a geometry sent to a worker is
-    pickled as WKB, which drops the precision model, so a worker's redraw came out a few 1e-11 m² apart from
-    this process's (Suzhou Gusu 320508017003). It is put back first (coordinates already on it do not move)."""
-    if grid_size is not None:
-        lost = (np.asarray(grid_size) > 0) & (shapely.get_precision(grids) != grid_size)
-        if lost.any():
-            grids = grids.copy()
-            grids[lost] = shapely.set_precision(grids[lost], np.asarray(grid_size)[lost], mode="pointwise")
+    The grids are taken on GEOS's floating precision model, their coordinates as they are. The coverage
+    cleaning leaves them with a fixed one (0.1 mm, 1 µm), under which GEOS's overlays snap what they make; a
+    geometry sent to a worker is pickled as WKB, which keeps the coordinates and drops the precision model, so
+    a worker's redraw came out a few 1e-11 m² apart from this process's (Suzhou Gusu 320508017003), and
+    putting the model back is not the same either (some coordinates are not on it). Here and on a worker
+    alike, the redraw now starts from the same floating geometry; the settling after it puts every grid on
+    the store's precision model.
+    """
+    grids = shapely.set_precision(np.asarray(grids, dtype=object), 0.0, mode="pointwise")
     geoms = list(grids)
     redrawn: list[dict] = []
     if len(grids) > 1 and len(here.geoms):
