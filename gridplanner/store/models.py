@@ -6,13 +6,14 @@ Gauss–Krüger zone (see :mod:`gis.crs`) or cast to geography.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -382,3 +383,36 @@ class EditLogEntry(Base):
     after: Mapped[list] = mapped_column(JSONB)
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GridItem(Base):
+    """An item of the 网格事项清单: work that may enter the grids (准入) and may leave them (退出).
+
+    Only admitted items are pushed down to grid workers; the check constraints keep the admission record whole
+    (an admitted item names who approved it and when, an exited one when and why)."""
+
+    __tablename__ = "grid_items"
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'admitted', 'exited')", name="grid_item_status"),
+        CheckConstraint("worker_role IN ('发现', '上报', '协助', '办理')", name="grid_item_worker_role"),
+        CheckConstraint("time_limit_days > 0", name="grid_item_time_limit_positive"),
+        CheckConstraint("status = 'proposed' OR (approved_by IS NOT NULL AND admitted_on IS NOT NULL)", name="grid_item_admission_recorded"),
+        CheckConstraint("status <> 'exited' OR (exited_on IS NOT NULL AND exit_reason IS NOT NULL)", name="grid_item_exit_recorded"),
+    )
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    department: Mapped[str] = mapped_column(Text, index=True)
+    #: A category of the incident catalogue: an Open311 request for the item becomes an incident of it.
+    category: Mapped[str] = mapped_column(Text)
+    worker_role: Mapped[str] = mapped_column(String(4))
+    time_limit_days: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="proposed", index=True)
+    proposed_by: Mapped[str] = mapped_column(Text)
+    proposed_on: Mapped[date] = mapped_column(Date)
+    approved_by: Mapped[str | None] = mapped_column(Text)
+    admitted_on: Mapped[date | None] = mapped_column(Date)
+    exited_on: Mapped[date | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
