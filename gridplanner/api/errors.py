@@ -67,7 +67,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(GridWorkError)
     async def gridwork_error(request: Request, exc: GridWorkError) -> Response:
-        code = next(status for kind, status in GRIDWORK_STATUS if isinstance(exc, kind))
+        code = getattr(exc, "status", None) or next(status for kind, status in GRIDWORK_STATUS if isinstance(exc, kind))
         if request.url.path.startswith(OPEN311_PREFIX):
             from gridplanner.api.routes.open311 import error_response
 

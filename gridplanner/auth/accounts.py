@@ -88,7 +88,7 @@ def create_key(session: Session, owner: str, scopes: list[str]) -> tuple[m.ApiKe
     """A new API key: the row and the key itself, which is never stored and cannot be shown again."""
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise AccountError(f"scopes: one or more of {', '.join(SCOPES)} (keys never write); got {scopes}")
+        raise AccountError(f"scopes: one or more of {', '.join(SCOPES)} (keys never write, but for filing Open311 requests with open311); got {scopes}")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
     key = m.ApiKey(key_hash=sha256(token), prefix=token[:10], owner=owner, scopes=sorted(set(scopes)))
     session.add(key)

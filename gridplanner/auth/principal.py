@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 ROLES = ("admin", "planner", "viewer")
-#: ``lookup``: the lookups other systems need (point/batch lookup, one grid, codes); ``read``: every GET.
-SCOPES = ("lookup", "read")
+#: ``lookup``: the lookups other systems need (point/batch lookup, one grid, codes); ``read``: every GET;
+#: ``open311``: the Open311 GeoReport v2 routes, the one place a key may write (file a service request).
+SCOPES = ("lookup", "read", "open311")
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,7 @@ def disable(name: str) -> None:
 
 
 @key_app.command("create")
-def key_create(owner: str, scope: Annotated[Optional[list[str]], typer.Option(help="lookup (default) or read; repeatable")] = None) -> None:
+def key_create(owner: str, scope: Annotated[Optional[list[str]], typer.Option(help="lookup (default), read or open311 (file and follow Open311 requests); repeatable")] = None) -> None:
     """Create an API key for OWNER (a system's name) and print it once."""
     from gridplanner.auth.accounts import create_key
 

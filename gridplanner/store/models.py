@@ -214,6 +214,11 @@ class Incident(Base):
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The grid item (网格事项) the incident was filed for: an Open311 request's service_code.
+    service_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("grid_items.code"))
+    #: As the filer gave them (Open311 address_string, media_url).
+    address: Mapped[str | None] = mapped_column(Text)
+    media_url: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
