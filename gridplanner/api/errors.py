@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from gis.errors import VectorInputError
 from gridplanner.gridwork.messages import GridWorkError, ItemNotAssignable, ItemNotFound, ItemStepError
+from gridplanner.gridwork.task_rules import TaskForbidden, TaskNotFound, TaskStepError
 from gridplanner.gridwork.workbook import ItemImportError
 from gridplanner.incidents.catalogue import UnknownCategory
 from gridplanner.incidents.lifecycle import IncidentNotFound, TransitionError
@@ -49,6 +50,9 @@ GRIDWORK_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ItemStepError, 409),          # a step the admission record does not allow
     (ItemNotAssignable, 409),      # the item is not admitted: nothing of it goes to the grids
     (ItemImportError, 422),
+    (TaskNotFound, 404),
+    (TaskForbidden, 403),          # not the worker's grid, or grids outside a planner's districts
+    (TaskStepError, 409),          # complete before acknowledging, acknowledge twice ...
     (GridWorkError, 422),          # a field the rules refuse
 )
 

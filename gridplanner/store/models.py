@@ -338,10 +338,14 @@ class ReassignmentIssue(Base):
 
 
 class User(Base):
-    """An account: admin, planner (edits drafts of its districts only) or viewer (read-only)."""
+    """An account: admin, planner (edits drafts of its districts only), viewer (read-only) or staff (a grid
+    worker of the roster, ``staff_id``, who acknowledges and completes the tasks of their grid)."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'planner', 'viewer')", name="user_role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'planner', 'viewer', 'staff')", name="user_role"),
+        CheckConstraint("staff_id IS NULL OR role = 'staff'", name="user_staff_link"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(Text, unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
@@ -350,6 +354,7 @@ class User(Base):
     districts: Mapped[list[str]] = mapped_column(ARRAY(String(6)), default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
 
 
 class UserSession(Base):
@@ -421,3 +426,39 @@ class GridItem(Base):
     exit_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class TaskBatch(Base):
+    """Tasks sent by area: an admitted grid item, a deadline and the area drawn; one GridTask per grid in it."""
+
+    __tablename__ = "task_batches"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(32), ForeignKey("grid_items.code"), index=True)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    area = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    sent_by: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GridTask(Base):
+    """One grid's task of a batch: sent → acknowledged → completed (with a note), by the grid's staff."""
+
+    __tablename__ = "grid_tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('sent', 'acknowledged', 'completed')", name="grid_task_status"),
+        CheckConstraint("status = 'sent' OR acknowledged_at IS NOT NULL", name="grid_task_acknowledged_recorded"),
+        CheckConstraint("status <> 'completed' OR (completed_at IS NOT NULL AND note IS NOT NULL)", name="grid_task_completed_recorded"),
+        UniqueConstraint("batch_id", "grid_code", name="grid_task_one_per_grid"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("task_batches.id", ondelete="CASCADE"))
+    grid_code: Mapped[str] = mapped_column(String(32), index=True)
+    community_code: Mapped[str] = mapped_column(String(12))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="sent")
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_by: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
