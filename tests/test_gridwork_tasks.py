@@ -68,7 +68,7 @@ def test_one_task_per_grid_the_area_overlaps_with_the_grids_worker(world, db, cl
     assert (body["grids"], body["grids_without_worker"], body["item_code"], body["item_name"]) == (2, 0, "JZ-001", "占道经营")
     rows = db.execute(text("SELECT grid_code, staff_id, status FROM grid_tasks WHERE batch_id = :b ORDER BY grid_code"), {"b": body["batch_id"]}).all()
     assert [tuple(r) for r in rows] == [(N1, fulltime(db, N1), "sent"), (S1, fulltime(db, S1), "sent")]
-    assert count(db, "audit_log WHERE action = 'send tasks by area' AND actor = 'test-admin'") == 1
+    assert count(db, "audit_log WHERE action = 'send tasks' AND actor = 'test-admin'") == 1
     # A small area inside one grid reaches that grid alone; a MultiPolygon Feature across both communities, all four.
     inside = shapely.geometry.mapping(shapely.box(X0 + 0.2 * DX, Y0 + 0.6 * DY, X0 + 0.4 * DX, Y0 + 0.9 * DY))
     assert send(client, area=inside).json()["grids"] == 1
@@ -83,7 +83,7 @@ def test_only_admitted_items_are_sent_and_the_reason_comes_back(world, db, clien
     assert send(client, item="NOPE").status_code == 404
     assert count(db, "grid_tasks") == 0 and count(db, "task_batches") == 0
     with pytest.raises(ItemNotAssignable):
-        tasks.send_by_area(db, item_code="JZ-003", area=WEST, due_at=datetime.now(timezone.utc) + timedelta(days=1), actor="x")
+        tasks.send_tasks(db, item_code="JZ-003", area=WEST, due_at=datetime.now(timezone.utc) + timedelta(days=1), actor="x")
 
 
 @pytest.mark.parametrize("change,fragment", [
@@ -98,6 +98,29 @@ def test_bad_areas_and_deadlines_are_refused_with_nothing_written(world, db, cli
     res = send(client, **change)
     assert res.status_code == 422 and fragment in res.json()["detail"], res.text
     assert count(db, "task_batches") == 0
+
+
+def test_streets_communities_or_grids_may_be_picked_instead_of_drawing(world, db, client):
+    def picked(**sel):
+        return client.post("/api/v1/tasks", json={"item_code": "JZ-001", "due_at": SOON, **sel})
+
+    res = picked(street_codes=["330106001"])
+    assert res.status_code == 201 and res.json()["grids"] == 4
+    assert picked(community_codes=["330106001002"]).json()["grids"] == 2
+    res = picked(grid_codes=[S2, N1])
+    assert res.json()["grids"] == 2
+    codes = db.execute(text("SELECT grid_code FROM grid_tasks WHERE batch_id = :b ORDER BY grid_code"), {"b": res.json()["batch_id"]}).scalars().all()
+    assert codes == [N1, S2]
+    assert db.execute(text("SELECT selection FROM task_batches WHERE id = :b"), {"b": res.json()["batch_id"]}).scalar_one() == {"grid_codes": [N1, S2]}
+    # A code that reaches no grid is refused, not silently dropped; one selector exactly.
+    res = picked(grid_codes=[N1, "330106001009001"])
+    assert res.status_code == 422 and "330106001009001" in res.json()["detail"]
+    assert "330106009" in picked(street_codes=["330106009"]).json()["detail"]
+    assert picked(community_codes=["33010600100"]).status_code == 422
+    assert picked().status_code == 422
+    res = picked(grid_codes=[N1], area=WEST)
+    assert res.status_code == 422 and "exactly one" in res.json()["detail_en"]
+    assert count(db, "task_batches") == 3
 
 
 def test_who_may_send(world, db, client_as):

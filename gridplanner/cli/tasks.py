@@ -21,19 +21,24 @@ app.add_typer(tasks_app, name="tasks")
 @tasks_app.command("send")
 def send_cmd(
     item: Annotated[str, typer.Option("--item", help="Code of an admitted grid item.")],
-    area: Annotated[Path, typer.Option("--area", help="GeoJSON file: a Polygon or MultiPolygon, or a Feature / FeatureCollection of one.")],
     due: Annotated[str, typer.Option("--due", help="Deadline, ISO 8601 with offset: 2026-12-10T18:00:00+08:00.")],
     by: Annotated[str, typer.Option("--by", help="Who sends (recorded).")],
+    area: Annotated[Optional[Path], typer.Option("--area", help="GeoJSON file: a Polygon or MultiPolygon, or a Feature / FeatureCollection of one.")] = None,
+    street: Annotated[Optional[list[str]], typer.Option("--street", help="9-digit street code (repeatable), instead of --area.")] = None,
+    community: Annotated[Optional[list[str]], typer.Option("--community", help="12-digit community code (repeatable), instead of --area.")] = None,
+    grid: Annotated[Optional[list[str]], typer.Option("--grid", help="Grid code (repeatable), instead of --area.")] = None,
     instructions: Annotated[Optional[str], typer.Option("--instructions")] = None,
 ) -> None:
-    """Send one task per grid of the published plan in the area, all in one transaction."""
-    from gridplanner.gridwork.tasks import send_by_area
+    """Send one task per grid of the published plan in the area (or the streets, communities, grids), all in one transaction."""
+    from gridplanner.gridwork.tasks import send_tasks
 
-    try:
-        geo = json.loads(area.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        err.print(f"[red]error:[/] {escape(str(area))}: 不是可读的 GeoJSON (not readable GeoJSON: {escape(str(exc))})")
-        raise typer.Exit(2) from None
+    geo = None
+    if area is not None:
+        try:
+            geo = json.loads(area.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]error:[/] {escape(str(area))}: 不是可读的 GeoJSON (not readable GeoJSON: {escape(str(exc))})")
+            raise typer.Exit(2) from None
     if isinstance(geo, dict) and geo.get("type") == "FeatureCollection":
         features = geo.get("features") or []
         if len(features) != 1:
@@ -44,7 +49,7 @@ def send_cmd(
     except ValueError:
         raise typer.BadParameter(f"--due {due!r}: ISO 8601 such as 2026-12-10T18:00:00+08:00") from None
     with store_transaction() as session:
-        sent = send_by_area(session, item_code=item, area=geo, due_at=due_at, instructions=instructions, actor=by)
+        sent = send_tasks(session, item_code=item, area=geo, street_codes=street, community_codes=community, grid_codes=grid, due_at=due_at, instructions=instructions, actor=by)
     out.print(f"[green]✓[/] batch {sent['batch_id']}: {sent['grids']} 个网格已下发 (tasks sent) for {escape(sent['item_code'])} {escape(sent['item_name'])}"
               + (f", {sent['grids_without_worker']} 个网格无专职网格员 (without a full-time worker)" if sent["grids_without_worker"] else ""))
 

@@ -8,6 +8,7 @@ and its deadline has passed.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 import shapely
@@ -71,6 +72,42 @@ def check_area(geometry) -> BaseGeometry:
     if x0 < CHINA[0] or y0 < CHINA[1] or x1 > CHINA[2] or y1 > CHINA[3]:
         raise TaskRuleError("区域不在中国境内：请检查经纬度顺序（经度在前）", "the area is not in China: check the order (lon, lat)")
     return shape if shape.geom_type == "MultiPolygon" else shapely.MultiPolygon([shape])
+
+
+#: What a sender may pick instead of drawing: field -> (code pattern, Chinese name).
+PICKS = {"street_codes": (re.compile(r"^\d{9}$"), "街道"), "community_codes": (re.compile(r"^\d{12}$"), "社区"), "grid_codes": (re.compile(r"^[0-9A-Za-z]{1,32}$"), "网格")}
+MAX_PICKED = 10_000
+
+
+def check_selection(area=None, **picked) -> tuple[str, object]:
+    """Exactly one way of saying where: a drawn ``area``, or ``street_codes``, ``community_codes`` or
+    ``grid_codes``. Returns (kind, the area as a MultiPolygon or the sorted distinct codes).
+
+    >>> check_selection(street_codes=["330106001", "330106001"])
+    ('street_codes', ['330106001'])
+    >>> check_selection(community_codes=["3301"])
+    Traceback (most recent call last):
+    ...
+    gridplanner.gridwork.task_rules.TaskRuleError: 社区编码格式不对：3301 (community_codes: malformed code(s) 3301)
+    """
+    given = {k: v for k, v in picked.items() if v}
+    unknown = set(given) - set(PICKS)
+    if unknown:
+        raise TypeError(f"unknown selection {sorted(unknown)}")
+    ways = len(given) + (area is not None)
+    if ways != 1:
+        raise TaskRuleError("请画出区域，或选择街道、社区或网格（只选一种）", "give exactly one of area, street_codes, community_codes or grid_codes")
+    if area is not None:
+        return "area", check_area(area)
+    kind, codes = next(iter(given.items()))
+    pattern, zh = PICKS[kind]
+    codes = sorted({str(c).strip() for c in codes})
+    bad = [c for c in codes if not pattern.match(c)]
+    if bad:
+        raise TaskRuleError(f"{zh}编码格式不对：{'、'.join(bad[:20])}", f"{kind}: malformed code(s) {', '.join(bad[:20])}")
+    if len(codes) > MAX_PICKED:
+        raise TaskRuleError(f"一次最多选择 {MAX_PICKED} 个{zh}", f"{kind}: at most {MAX_PICKED}")
+    return kind, codes
 
 
 def check_due(due_at: datetime, now: datetime) -> None:

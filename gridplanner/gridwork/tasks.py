@@ -1,5 +1,6 @@
-"""Tasks sent by area (按区域下发任务): one task per grid of the published plan in a drawn area, for an admitted
-grid item, with a deadline; the grids' staff acknowledge and complete them; the sender follows each grid.
+"""Tasks sent by area (按区域下发任务): one task per grid of the published plan in a drawn area (or in the streets,
+communities or grids picked), for an admitted grid item, with a deadline; the grids' staff acknowledge and
+complete them; the sender follows each grid.
 
 Which grids are in the area is PostGIS's answer: the grids whose interiors the area overlaps (a grid the area
 only touches along an edge is not in it). The whole batch is one INSERT … SELECT in the caller's transaction, so
@@ -21,10 +22,16 @@ from gridplanner.incidents.locate import fulltime_of
 from gridplanner.store import models as m
 from gridplanner.store.published import published_plan_id
 
-#: The grids of the published plan in the area (:a, WKT in EPSG:4490), by interior overlap.
-_IN_AREA = """FROM grids g
-    WHERE g.plan_id = :plan AND g.code IS NOT NULL
-      AND ST_Intersects(g.geom, ST_GeomFromText(:a, 4490)) AND NOT ST_Touches(g.geom, ST_GeomFromText(:a, 4490))"""
+#: The grids of the published plan a selection picks: ``{where}`` is one of :data:`_PICKED`.
+_SELECTED = """FROM grids g WHERE g.plan_id = :plan AND g.code IS NOT NULL AND {where}"""
+_PICKED = {
+    # Interior overlap: a grid the area only touches along an edge is not in it.
+    "area": "ST_Intersects(g.geom, ST_GeomFromText(:a, 4490)) AND NOT ST_Touches(g.geom, ST_GeomFromText(:a, 4490))",
+    # A community code is its street's 9-digit code and 3 digits more.
+    "street_codes": "left(g.community_code, 9) = ANY(CAST(:codes AS text[]))",
+    "community_codes": "g.community_code = ANY(CAST(:codes AS text[]))",
+    "grid_codes": "g.code = ANY(CAST(:codes AS text[]))",
+}
 MAX_LISTED = 20
 
 
@@ -32,11 +39,20 @@ def _now(session: Session) -> datetime:
     return session.execute(text("SELECT now()")).scalar_one()
 
 
-def send_by_area(session: Session, *, item_code: str, area: dict, due_at: datetime, instructions: str | None = None, actor: str, districts: tuple[str, ...] | None = None) -> dict:
-    """Send one task per grid in ``area`` for the admitted item ``item_code``. ``districts``: the districts the
-    sender may send to (a planner's); None for an admin. Returns the batch's summary."""
+def _listed(codes: list[str]) -> str:
+    return ", ".join(codes[:MAX_LISTED]) + (" …" if len(codes) > MAX_LISTED else "")
+
+
+def send_tasks(
+    session: Session, *, item_code: str, due_at: datetime, area: dict | None = None, street_codes: list[str] | None = None,
+    community_codes: list[str] | None = None, grid_codes: list[str] | None = None, instructions: str | None = None,
+    actor: str, districts: tuple[str, ...] | None = None,
+) -> dict:
+    """Send one task per grid of the published plan in a drawn ``area`` or in the streets, communities or grids
+    picked (exactly one of them), for the admitted item ``item_code``. ``districts``: those the sender may send
+    to (a planner's); None for an admin. Returns the batch's summary."""
     item = assignable_item(session, item_code)  # ItemNotFound, ItemNotAssignable: the reason goes back
-    shape = rules.check_area(area)
+    kind, value = rules.check_selection(area, street_codes=street_codes, community_codes=community_codes, grid_codes=grid_codes)
     rules.check_due(due_at, _now(session))
     instructions = (instructions or "").strip() or None
     if instructions and len(instructions) > rules.MAX_NOTE:
@@ -44,32 +60,42 @@ def send_by_area(session: Session, *, item_code: str, area: dict, due_at: dateti
     plan = published_plan_id(session)
     if plan is None:
         raise TaskRuleError("尚无已发布的网格方案，无法下发任务", "no plan is published yet: there are no grids to send tasks to")
-    p = {"plan": plan, "a": shape.wkt, "d": list(districts or ())}
+    p = {"plan": plan, "a": value.wkt if kind == "area" else None, "codes": value if kind != "area" else None, "d": list(districts or ())}
+    selected = _SELECTED.format(where=_PICKED[kind])
     found = session.execute(
-        text(f"""SELECT count(*) AS grids,
+        text(f"""SELECT count(*) AS grids, array_agg(g.code ORDER BY g.code) AS codes, array_agg(DISTINCT g.community_code) AS communities,
                         array_agg(g.code ORDER BY g.code) FILTER (WHERE CAST(:d AS text[]) <> '{{}}' AND left(g.community_code, 6) <> ALL(CAST(:d AS text[]))) AS outside
-                 {_IN_AREA}"""),
-        p if districts is not None else {**p, "d": []},
+                 {selected}"""),
+        p,
     ).one()
+    if kind != "area":
+        # Every code picked must reach a grid: a typo is not silently a smaller batch.
+        reached = set(found.codes or ()) if kind == "grid_codes" else {c[:9] if kind == "street_codes" else c for c in found.communities or ()}
+        missing = [c for c in value if c not in reached]
+        if missing:
+            zh = rules.PICKS[kind][1]
+            raise TaskRuleError(f"已发布方案中没有这些{zh}的网格：{_listed(missing)}", f"{kind}: no grid of the published plan for {_listed(missing)}")
     if found.grids == 0:
         raise TaskRuleError("所画区域内没有已发布方案的网格", "the area holds no grid of the published plan")
     if districts is not None and found.outside:
-        shown = ", ".join(found.outside[:MAX_LISTED]) + (" …" if len(found.outside) > MAX_LISTED else "")
         raise TaskForbidden(
-            f"区域内有 {len(found.outside)} 个网格不在您负责的区县（{'、'.join(districts)}）：{shown}",
-            f"{len(found.outside)} grid(s) of the area lie outside your districts ({', '.join(districts)}): {shown}",
+            f"有 {len(found.outside)} 个网格不在您负责的区县（{'、'.join(districts)}）：{_listed(found.outside)}",
+            f"{len(found.outside)} grid(s) selected lie outside your districts ({', '.join(districts)}): {_listed(found.outside)}",
         )
-    batch = m.TaskBatch(item_code=item.code, instructions=instructions, due_at=due_at, area=f"SRID=4490;{shape.wkt}", sent_by=actor)
+    batch = m.TaskBatch(
+        item_code=item.code, instructions=instructions, due_at=due_at, sent_by=actor,
+        area=f"SRID=4490;{value.wkt}" if kind == "area" else None, selection={} if kind == "area" else {kind: value},
+    )
     session.add(batch)
     session.flush()
     sent = session.execute(
         text(f"""INSERT INTO grid_tasks (batch_id, grid_code, community_code, staff_id, status)
-                 SELECT :b, g.code, g.community_code, {fulltime_of('g.code')}, 'sent' {_IN_AREA}
+                 SELECT :b, g.code, g.community_code, {fulltime_of('g.code')}, 'sent' {selected}
                  RETURNING staff_id"""),
         {**p, "b": batch.id},
     ).all()
     no_worker = sum(1 for r in sent if r.staff_id is None)
-    record(session, actor, "send tasks by area", "task_batch", batch.id, {"item": item.code, "grids": len(sent), "due_at": due_at.isoformat()})
+    record(session, actor, "send tasks", "task_batch", batch.id, {"item": item.code, "by": kind, "grids": len(sent), "due_at": due_at.isoformat()})
     return {"batch_id": batch.id, "item_code": item.code, "item_name": item.name, "due_at": due_at, "grids": len(sent), "grids_without_worker": no_worker}
 
 

@@ -429,14 +429,17 @@ class GridItem(Base):
 
 
 class TaskBatch(Base):
-    """Tasks sent by area: an admitted grid item, a deadline and the area drawn; one GridTask per grid in it."""
+    """Tasks sent by area: an admitted grid item, a deadline and the area drawn (or the streets, communities or
+    grids picked, ``selection``); one GridTask per grid selected."""
 
     __tablename__ = "task_batches"
+    __table_args__ = (CheckConstraint("area IS NOT NULL OR selection <> '{}'::jsonb", name="task_batch_where"),)
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     item_code: Mapped[str] = mapped_column(String(32), ForeignKey("grid_items.code"), index=True)
     instructions: Mapped[str | None] = mapped_column(Text)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    area = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
+    area = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=True)
+    selection: Mapped[dict] = mapped_column(JSONB, default=dict)
     sent_by: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

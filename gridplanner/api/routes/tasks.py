@@ -27,7 +27,10 @@ class SendIn(BaseModel):
         "area": {"type": "Polygon", "coordinates": [[[120.10, 30.27], [120.115, 30.27], [120.115, 30.28], [120.10, 30.28], [120.10, 30.27]]]},
     }]})
     item_code: str = Field(min_length=1, max_length=32, description="an admitted grid item")
-    area: dict = Field(description="GeoJSON Polygon or MultiPolygon (or a Feature), CGCS2000/WGS84 lon/lat")
+    area: dict | None = Field(None, description="GeoJSON Polygon or MultiPolygon (or a Feature), CGCS2000/WGS84 lon/lat; or pick codes instead")
+    street_codes: list[str] | None = Field(None, max_length=10_000, description="9-digit street codes: every grid of these streets")
+    community_codes: list[str] | None = Field(None, max_length=10_000, description="12-digit community codes")
+    grid_codes: list[str] | None = Field(None, max_length=10_000, description="grid codes of the published plan")
     due_at: datetime = Field(description="deadline, with a time zone offset")
     instructions: str | None = Field(None, max_length=2000)
 
@@ -80,10 +83,11 @@ class CompleteIn(BaseModel):
 
 @router.post("", response_model=SendOut, status_code=status.HTTP_201_CREATED, dependencies=senders)
 def send(body: SendIn, session: SessionDep, principal: PrincipalDep) -> dict:
-    """Send one task per grid of the published plan in the area (grids the area overlaps, not those it only
-    touches). A planner may send only to grids of their districts; an item that is not admitted is refused."""
+    """Send one task per grid of the published plan in the drawn area (grids the area overlaps, not those it
+    only touches), or in the streets, communities or grids picked (exactly one of these). A planner may send only
+    to grids of their districts; an item that is not admitted is refused with the reason."""
     districts = None if principal.role == "admin" else principal.districts
-    return tasks.send_by_area(session, item_code=body.item_code, area=body.area, due_at=body.due_at, instructions=body.instructions, actor=principal.actor, districts=districts)
+    return tasks.send_tasks(session, **body.model_dump(), actor=principal.actor, districts=districts)
 
 
 @router.get("/mine", response_model=list[TaskOut], dependencies=staff_only)

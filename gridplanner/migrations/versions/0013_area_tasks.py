@@ -3,9 +3,10 @@
 Revision ID: 0013
 Revises: 0012
 
-A planner or an admin draws an area and picks an admitted grid item and a deadline: ``task_batches`` keeps what
-was sent (the area, the item, the deadline, who sent it), ``grid_tasks`` one row per grid of the published plan
-in the area, with the grid's 专职网格员 at the time and the steps sent → acknowledged → completed.
+A planner or an admin draws an area (or picks streets, communities or grids) and picks an admitted grid item and
+a deadline: ``task_batches`` keeps what was sent (the area drawn or the codes picked, the item, the deadline, who
+sent it), ``grid_tasks`` one row per grid of the published plan selected, with the grid's 专职网格员 at the time
+and the steps sent → acknowledged → completed.
 
 Grid staff acknowledge their tasks themselves, so a user account may now be one of a staff member (role
 ``staff``, linked to the roster row by ``staff_id``).
@@ -14,6 +15,7 @@ Grid staff acknowledge their tasks themselves, so a user account may now be one 
 from alembic import op
 import sqlalchemy as sa
 from geoalchemy2 import Geometry
+from sqlalchemy.dialects import postgresql
 
 revision = "0013"
 down_revision = "0012"
@@ -34,9 +36,12 @@ def upgrade() -> None:
         sa.Column("item_code", sa.String(32), sa.ForeignKey("grid_items.code"), nullable=False, index=True),
         sa.Column("instructions", sa.Text(), nullable=True),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("area", Geometry("MULTIPOLYGON", srid=4490, spatial_index=False), nullable=False),
+        sa.Column("area", Geometry("MULTIPOLYGON", srid=4490, spatial_index=False), nullable=True),
+        sa.Column("selection", postgresql.JSONB(), nullable=False, server_default="{}"),
         sa.Column("sent_by", sa.Text(), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        # Either an area was drawn or codes were picked: a batch always says where it went.
+        sa.CheckConstraint("area IS NOT NULL OR selection <> '{}'::jsonb", name="task_batch_where"),
     )
     op.create_table(
         "grid_tasks",
