@@ -245,3 +245,37 @@ def test_cli_send_and_status(committed_db, tmp_path):
     res = runner.invoke(app, ["tasks", "status", batch])
     assert res.exit_code == 0 and re.search(rf"{N1}\s+已下发\s+员工", res.output) and "0 超时" in res.output
     assert runner.invoke(app, ["tasks", "status", "999"]).exit_code == 2
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_a_photo_of_the_work_is_kept_with_the_task(world, db, client, as_staff, client_as):
+    send(client)
+    n1, s2 = as_staff(N1), as_staff(S2)
+    tid = n1.get("/api/v1/tasks/mine").json()[0]["task_id"]
+
+    def put(c, data, name="p.png"):
+        return c.put(f"/api/v1/tasks/{tid}/photo", files={"file": (name, data, "image/png")})
+
+    res = put(n1, PNG)
+    assert res.status_code == 409 and "须先签收" in res.json()["detail"]
+    n1.post(f"/api/v1/tasks/{tid}/acknowledge")
+    res = put(n1, b"GIF89a....", "p.png")  # the content decides, not the name
+    assert res.status_code == 422 and "JPEG 或 PNG" in res.json()["detail"]
+    assert put(s2, PNG).status_code == 403 and put(client, PNG).status_code == 403
+    assert client.get(f"/api/v1/tasks/{tid}/photo").status_code == 404
+    res = put(n1, PNG)
+    assert res.status_code == 200 and res.json() == {"task_id": tid, "media_type": "image/png", "bytes": len(PNG)}
+    got = client.get(f"/api/v1/tasks/{tid}/photo")
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png" and got.content == PNG
+    assert n1.get(f"/api/v1/tasks/{tid}/photo").status_code == 200
+    assert s2.get(f"/api/v1/tasks/{tid}/photo").status_code == 403
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x01" * 32
+    assert put(n1, jpeg).json()["media_type"] == "image/jpeg"  # replaced
+    assert count(db, "task_photos") == 1
+    sid = fulltime(db, N1)
+    with pytest.raises(task_rules.TaskRuleError, match="上限"):
+        tasks.attach_photo(db, tid, PNG, staff_id=sid, actor="x", max_bytes=10)
+    with pytest.raises(task_rules.TaskRuleError, match="空"):
+        tasks.attach_photo(db, tid, b"", staff_id=sid, actor="x", max_bytes=10)

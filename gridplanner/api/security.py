@@ -38,7 +38,7 @@ READ_ONLY_POSTS = {f"{API}/grids/lookup"}
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 OPEN311 = "/open311/"
 #: The only writes of a staff account (a grid worker): steps of their own grid's tasks.
-STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete"}
+STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo"}
 
 # Declared for OpenAPI (the "Authorize" button of /docs); the checks below read the request themselves.
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (`gridplanner users key create`)")

@@ -140,6 +140,30 @@ def check_note(note: str | None) -> str:
     return cleaned
 
 
+#: The first bytes of the image types a task photo may be: what the file is, whatever its name or header says.
+IMAGE_MAGIC = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
+
+
+def photo_type(data: bytes, max_bytes: int) -> str:
+    """The media type of a task photo (JPEG or PNG, by its content), or TaskRuleError.
+
+    >>> photo_type(b"\\x89PNG\\r\\n\\x1a\\n...", 100)
+    'image/png'
+    >>> photo_type(b"GIF89a", 100)
+    Traceback (most recent call last):
+    ...
+    gridplanner.gridwork.task_rules.TaskRuleError: 照片须为 JPEG 或 PNG 图片 (the photo must be a JPEG or PNG image)
+    """
+    if not data:
+        raise TaskRuleError("照片是空的", "the photo is empty")
+    if len(data) > max_bytes:
+        raise TaskRuleError(f"照片超过 {max_bytes // 1024} KB 的上限", f"the photo is larger than the limit of {max_bytes // 1024} KB")
+    for magic, media in IMAGE_MAGIC.items():
+        if data.startswith(magic):
+            return media
+    raise TaskRuleError("照片须为 JPEG 或 PNG 图片", "the photo must be a JPEG or PNG image")
+
+
 def is_overdue(status: str, due_at: datetime, now: datetime) -> bool:
     """Not completed and past its deadline."""
     return status != COMPLETED and now > due_at

@@ -148,6 +148,17 @@ def _staff(session: Session, staff_id: int | None) -> m.Staff:
     return staff
 
 
+def _own_task(session: Session, task_id: int, staff: m.Staff, *, lock: bool = False) -> m.GridTask:
+    """The task, when it belongs to the grid the worker works in (TaskNotFound, TaskForbidden else)."""
+    q = select(m.GridTask).where(m.GridTask.id == task_id)
+    task = session.execute(q.with_for_update() if lock else q).scalar_one_or_none()
+    if task is None:
+        raise TaskNotFound(f"没有任务 {task_id}", f"no task {task_id}")
+    if staff.grid_code != task.grid_code:
+        raise TaskForbidden(f"任务 {task_id} 属于网格 {task.grid_code}，不是您的网格", f"task {task_id} belongs to grid {task.grid_code}, not yours")
+    return task
+
+
 def my_tasks(session: Session, staff_id: int | None, *, open_only: bool = False, now: datetime | None = None) -> list[dict]:
     """The tasks of the worker's own grid (the grid they work in now), newest first."""
     staff = _staff(session, staff_id)
@@ -164,11 +175,7 @@ def my_tasks(session: Session, staff_id: int | None, *, open_only: bool = False,
 def act(session: Session, task_id: int, to: str, *, staff_id: int | None, actor: str, note: str | None = None) -> dict:
     """Acknowledge (签收) or complete (完成, with a note) a task of the worker's own grid."""
     staff = _staff(session, staff_id)
-    task = session.execute(select(m.GridTask).where(m.GridTask.id == task_id).with_for_update()).scalar_one_or_none()
-    if task is None:
-        raise TaskNotFound(f"没有任务 {task_id}", f"no task {task_id}")
-    if staff.grid_code != task.grid_code:
-        raise TaskForbidden(f"任务 {task_id} 属于网格 {task.grid_code}，不是您的网格", f"task {task_id} belongs to grid {task.grid_code}, not yours")
+    task = _own_task(session, task_id, staff, lock=True)
     rules.check_task_step(task_id, task.status, to)
     now = _now(session)
     if to == rules.ACKNOWLEDGED:
@@ -181,3 +188,33 @@ def act(session: Session, task_id: int, to: str, *, staff_id: int | None, actor:
     record(session, actor, f"{'acknowledge' if to == rules.ACKNOWLEDGED else 'complete'} task", "grid_task", task_id, {"staff_id": staff.id, "note": task.note if to == rules.COMPLETED else None})
     row = session.execute(text(f"SELECT {_TASK_COLUMNS} {_TASK_FROM} WHERE t.id = :t"), {"t": task_id, "now": now}).mappings().one()
     return dict(row)
+
+
+def attach_photo(session: Session, task_id: int, data: bytes, *, staff_id: int | None, actor: str, max_bytes: int) -> dict:
+    """Attach (or replace) the photo of a task of the worker's own grid, once acknowledged."""
+    staff = _staff(session, staff_id)
+    task = _own_task(session, task_id, staff, lock=True)
+    if task.status == rules.SENT:
+        raise rules.TaskStepError(f"任务 {task_id} 为已下发，须先签收再上传照片", f"task {task_id} is sent: acknowledge it before attaching a photo")
+    media = rules.photo_type(data, max_bytes)
+    photo = session.get(m.TaskPhoto, task_id)
+    if photo is None:
+        photo = m.TaskPhoto(task_id=task_id, media_type=media, content=data, uploaded_by=actor)
+        session.add(photo)
+    else:
+        photo.media_type, photo.content, photo.uploaded_by, photo.uploaded_at = media, data, actor, _now(session)
+    session.flush()
+    record(session, actor, "attach task photo", "grid_task", task_id, {"bytes": len(data), "media_type": media})
+    return {"task_id": task_id, "media_type": media, "bytes": len(data)}
+
+
+def task_photo(session: Session, task_id: int) -> m.TaskPhoto:
+    photo = session.get(m.TaskPhoto, task_id)
+    if photo is None:
+        raise TaskNotFound(f"任务 {task_id} 没有照片", f"task {task_id} has no photo")
+    return photo
+
+
+def check_own_task(session: Session, task_id: int, staff_id: int | None) -> None:
+    """A staff account reads only the tasks of the grid it works in."""
+    _own_task(session, task_id, _staff(session, staff_id))

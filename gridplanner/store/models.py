@@ -18,6 +18,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -465,3 +466,18 @@ class GridTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_by: Mapped[str | None] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskPhoto(Base):
+    """The photo a grid worker attached to their task (JPEG or PNG, size limited by the application)."""
+
+    __tablename__ = "task_photos"
+    __table_args__ = (
+        CheckConstraint("media_type IN ('image/jpeg', 'image/png')", name="task_photo_type"),
+        CheckConstraint("octet_length(content) > 0", name="task_photo_not_empty"),
+    )
+    task_id: Mapped[int] = mapped_column(ForeignKey("grid_tasks.id", ondelete="CASCADE"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

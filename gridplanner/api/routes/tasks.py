@@ -7,13 +7,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, File, Response, UploadFile, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from gridplanner.api import security
 from gridplanner.api.dependencies import SessionDep
 from gridplanner.api.security import PrincipalDep
 from gridplanner.gridwork import task_rules, tasks
+from gridplanner.settings import get_settings
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 senders = [Depends(security.require_role("admin", "planner"))]
@@ -118,3 +119,28 @@ def acknowledge(task_id: int, session: SessionDep, principal: PrincipalDep) -> d
 def complete(task_id: int, body: CompleteIn, session: SessionDep, principal: PrincipalDep) -> dict:
     """完成: done, with a note of what was done (after 签收)."""
     return tasks.act(session, task_id, task_rules.COMPLETED, staff_id=principal.staff_id, actor=principal.actor, note=body.note)
+
+
+class PhotoOut(BaseModel):
+    task_id: int
+    media_type: str
+    bytes: int
+
+
+@router.put("/{task_id}/photo", response_model=PhotoOut, dependencies=staff_only)
+async def attach_photo(task_id: int, session: SessionDep, principal: PrincipalDep, file: Annotated[UploadFile, File(description="JPEG or PNG, at most settings.task_photo_max_bytes (5 MB)")]) -> dict:
+    """Attach (or replace) the photo of a task of one's own grid, after 签收; kept in the database."""
+    limit = get_settings().task_photo_max_bytes
+    data = await file.read(limit + 1)  # one byte past the limit is enough to refuse it
+    return tasks.attach_photo(session, task_id, data, staff_id=principal.staff_id, actor=principal.actor, max_bytes=limit)
+
+
+@router.get("/{task_id}/photo", response_class=Response, responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}})
+def get_photo(task_id: int, session: SessionDep, principal: PrincipalDep) -> Response:
+    """The task's photo: for the senders and officials, and for the worker of the task's grid."""
+    if principal.role == "staff":
+        tasks.check_own_task(session, task_id, principal.staff_id)
+    elif principal.is_key or principal.role not in ("admin", "planner", "viewer"):
+        raise task_rules.TaskForbidden("无权查看任务照片", "you may not see task photos")
+    photo = tasks.task_photo(session, task_id)
+    return Response(photo.content, media_type=photo.media_type, headers={"Cache-Control": "private, max-age=300"})

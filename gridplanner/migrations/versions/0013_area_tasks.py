@@ -61,9 +61,22 @@ def upgrade() -> None:
         sa.CheckConstraint("status <> 'completed' OR (completed_at IS NOT NULL AND note IS NOT NULL)", name="grid_task_completed_recorded"),
         sa.UniqueConstraint("batch_id", "grid_code", name="grid_task_one_per_grid"),
     )
+    # The photo a worker attaches to their task, in the database with the task (a backup holds both); the size
+    # limit is the application's (settings.task_photo_max_bytes), the check only keeps out empty rows.
+    op.create_table(
+        "task_photos",
+        sa.Column("task_id", sa.BigInteger(), sa.ForeignKey("grid_tasks.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column("media_type", sa.String(16), nullable=False),
+        sa.Column("content", sa.LargeBinary(), nullable=False),
+        sa.Column("uploaded_by", sa.Text(), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.CheckConstraint("media_type IN ('image/jpeg', 'image/png')", name="task_photo_type"),
+        sa.CheckConstraint("octet_length(content) > 0", name="task_photo_not_empty"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("task_photos")
     op.drop_table("grid_tasks")
     op.drop_table("task_batches")
     op.drop_constraint("user_staff_link", "users", type_="check")
