@@ -321,3 +321,12 @@ def test_cli_propose_admit_exit_export_import(committed_db, tmp_path):
     assert res.exit_code == 0
     with session_scope() as s:
         assert catalogue.get_item(s, "JZ-001").status == "exited"
+
+
+def test_the_sample_catalogue_shows_every_state_and_loads_once(db):
+    from gridplanner.gridwork.sample import SAMPLE_ITEMS, load_sample_items
+
+    assert load_sample_items(db) == len(SAMPLE_ITEMS)
+    states = {i.code: i.status for i in catalogue.list_items(db)}
+    assert set(states.values()) == {"proposed", "admitted", "exited"} and len(states) == len(SAMPLE_ITEMS)
+    assert load_sample_items(db) == 0
