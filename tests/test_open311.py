@@ -130,6 +130,7 @@ def test_a_request_in_no_grid_is_kept_with_grid_code_null(world, anon_client, db
     ({"lat": "48.85", "long": "2.35"}, 400, "is not in China"),
     ({"media_url": "javascript:alert(1)"}, 400, "not an http(s) URL"),
     ({"description": "长" * 4001}, 400, "at most 4000 characters"),
+    ({"address_string": "路" * 501}, 400, "address_string: at most 500"),
 ])
 def test_bad_requests_get_the_reason_and_write_nothing(world, anon_client, db, change, status, fragment):
     before = count(db, "incidents")

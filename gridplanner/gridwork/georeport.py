@@ -29,6 +29,7 @@ from gridplanner.incidents.service import CoordinateError, create_incident
 MAX_REQUESTS = 1000
 MAX_DAYS = 90
 MAX_DESCRIPTION = 4000  # the specification's limit
+MAX_ADDRESS = 500
 BEIJING = ZoneInfo("Asia/Shanghai")
 SOURCE = "Open311"
 _URL = re.compile(r"^https?://[^\s/$.?#][^\s]*$", re.IGNORECASE)
@@ -179,7 +180,9 @@ def file_request(session: Session, req: NewRequest, *, actor: str) -> dict:
     media = (req.media_url or "").strip() or None
     if media and (len(media) > 2000 or not _URL.match(media)):
         raise Open311Error(400, f"media_url {media[:100]!r} 不是 http(s) 网址", f"media_url {media[:100]!r} is not an http(s) URL")
-    address = (req.address_string or "").strip()[:500] or None
+    address = (req.address_string or "").strip() or None
+    if address and len(address) > MAX_ADDRESS:
+        raise Open311Error(400, f"address_string 最多 {MAX_ADDRESS} 个字符", f"address_string: at most {MAX_ADDRESS} characters")
     try:
         incident = create_incident(
             session, lon=lon, lat=lat, category=item.category, crs="wgs84", description=description, source=SOURCE, actor=actor,
