@@ -19,7 +19,7 @@ from gridplanner.store import models as m
 from tests.conftest import _app, count
 from tests.test_incidents import fulltime, staffed_world
 from tests.test_open311 import items
-from tests.test_staffing import DX, DY, N1, N2, S1, S2, X0, Y0
+from tests.test_staffing import DX, DY, N1, S1, S2, X0, Y0
 
 # The west community exactly: its two grids; the east grids only touch it along x = X0 + DX.
 WEST = shapely.geometry.mapping(shapely.box(X0, Y0, X0 + DX, Y0 + DY))

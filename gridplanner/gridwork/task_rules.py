@@ -14,7 +14,7 @@ from datetime import datetime
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from gridplanner.gridwork.messages import GridWorkError, ItemRuleError
+from gridplanner.gridwork.messages import GridWorkError
 
 SENT, ACKNOWLEDGED, COMPLETED = "sent", "acknowledged", "completed"
 TASK_STATUSES = (SENT, ACKNOWLEDGED, COMPLETED)
