@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     max_vertices_per_request: int = 1_000_000
     rate_limit_per_second: float = 100.0
     rate_limit_burst: int = 300
+    #: The largest photo a grid worker may attach to a task (bytes; JPEG or PNG, kept in the database).
+    task_photo_max_bytes: int = 5 * 1024 * 1024
     #: The demo accounts' password (``gridplanner demo``); unset: the documented ``gridplanner-demo``.
     demo_password: str | None = None
     #: The in-process tile cache of each server process (MB).

@@ -8,10 +8,13 @@ puts one handler per entry on the app. Only named domain classes are here: a bar
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from gis.errors import VectorInputError
+from gridplanner.gridwork.messages import GridWorkError, ItemNotAssignable, ItemNotFound, ItemStepError
+from gridplanner.gridwork.task_rules import TaskForbidden, TaskNotFound, TaskStepError
+from gridplanner.gridwork.workbook import ItemImportError
 from gridplanner.incidents.catalogue import UnknownCategory
 from gridplanner.incidents.lifecycle import IncidentNotFound, TransitionError
 from gridplanner.incidents.service import CoordinateError
@@ -21,6 +24,8 @@ from gridplanner.staffing.service import StaffNotFound
 from gridplanner.store.published import UnknownGridError
 from tiles.layers import FilterError, UnknownLayer
 from tiles.tilemath import TileError
+
+OPEN311_PREFIX = "/open311/"
 
 #: Domain error -> HTTP status. Subclasses before their bases (the first match wins).
 STATUS: tuple[tuple[type[Exception], int], ...] = (
@@ -39,6 +44,19 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
 )
 
 
+#: Errors of grid work carry Chinese and English text; answered ``{"detail": zh, "detail_en": en, ...}``.
+GRIDWORK_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (ItemNotFound, 404),
+    (ItemStepError, 409),          # a step the admission record does not allow
+    (ItemNotAssignable, 409),      # the item is not admitted: nothing of it goes to the grids
+    (ItemImportError, 422),
+    (TaskNotFound, 404),
+    (TaskForbidden, 403),          # not the worker's grid, or grids outside a planner's districts
+    (TaskStepError, 409),          # complete before acknowledging, acknowledge twice ...
+    (GridWorkError, 422),          # a field the rules refuse
+)
+
+
 def status_of(exc: Exception) -> int | None:
     """The status :data:`STATUS` gives ``exc``, or None when it is no domain error we answer."""
     return next((status for kind, status in STATUS if isinstance(exc, kind)), None)
@@ -50,6 +68,15 @@ def install(app: FastAPI) -> None:
 
     for kind, _status in STATUS:
         app.add_exception_handler(kind, domain_error)
+
+    @app.exception_handler(GridWorkError)
+    async def gridwork_error(request: Request, exc: GridWorkError) -> Response:
+        code = getattr(exc, "status", None) or next(status for kind, status in GRIDWORK_STATUS if isinstance(exc, kind))
+        if request.url.path.startswith(OPEN311_PREFIX):
+            from gridplanner.api.routes.open311 import error_response
+
+            return error_response(request, code, exc)
+        return JSONResponse(status_code=code, content=exc.body())
 
     @app.exception_handler(VectorInputError)
     async def bad_input(_: Request, exc: VectorInputError) -> JSONResponse:

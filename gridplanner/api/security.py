@@ -36,6 +36,9 @@ LOOKUP_PREFIXES = (f"{API}/codes/",)
 #: POSTs that only read (a batch of points is too long for a query string).
 READ_ONLY_POSTS = {f"{API}/grids/lookup"}
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
+OPEN311 = "/open311/"
+#: The only writes of a staff account (a grid worker): steps of their own grid's tasks.
+STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo"}
 
 # Declared for OpenAPI (the "Authorize" button of /docs); the checks below read the request themselves.
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (`gridplanner users key create`)")
@@ -132,6 +135,10 @@ async def authorize(request: Request, session: SessionDep) -> None:
     path = _route_path(request)
     if path in PUBLIC:
         return
+    if path.startswith(OPEN311):
+        # GeoReport v2 clients send their key as the ``api_key`` parameter (a form field when they POST), and an
+        # open311 key may write there: the routes check it themselves (:func:`open311_principal`).
+        return
     principal = _remembered_principal(request)
     if principal is None:
         # A database round trip: off the event loop, like every sync dependency.
@@ -147,8 +154,10 @@ async def authorize(request: Request, session: SessionDep) -> None:
         return
     if principal.is_key:
         raise HTTPException(403, "API keys are read-only: log in as a user to change anything")
-    if principal.role not in ("admin", "planner"):
-        raise HTTPException(403, f"{principal.name} is a {principal.role}: read-only")
+    if principal.role == "staff" and path in STAFF_WRITES:
+        pass  # a grid worker acknowledges and completes the tasks of their own grid (gridwork.tasks checks whose)
+    elif principal.role not in ("admin", "planner"):
+        raise HTTPException(403, f"{principal.name} is a {principal.role}: read-only" + (" but for acknowledging and completing their grid's tasks" if principal.role == "staff" else ""))
     await _check_body(request)
     record_audit(
         session,
@@ -223,3 +232,37 @@ async def plan_writes(request: Request, principal: PrincipalDep, session: Sessio
             require_write_for_district(principal, code)
         return
     raise HTTPException(403, f"only an admin may {action} a plan; {principal.name} is a {principal.role}")
+
+
+def open311_principal(request: Request, session: Session, api_key: str | None, *, write: bool) -> Principal:
+    """Who calls an Open311 route: the key of the ``api_key`` parameter (or X-API-Key), else the web session's
+    user. Reading needs a key with scope ``open311`` or ``read``, or any user; filing a request needs a key with
+    scope ``open311``, or an admin or planner. Rate-limited like every route; a filed request is audited.
+    Raises the GeoReport error (401 no key, 403 a key that is invalid or lacks the scope)."""
+    from gridplanner.gridwork.georeport import Open311Error
+
+    token = (api_key or "").strip() or request.headers.get("x-api-key")
+    if token:
+        principal = key_principal(session, token)
+        if principal is None:
+            raise Open311Error(403, "api_key 无效或已吊销", "invalid or revoked api_key")
+    else:
+        cookie = request.cookies.get(COOKIE)
+        principal = session_principal(session, cookie) if cookie else None
+        if principal is None:
+            raise Open311Error(401, "需要 api_key", "api_key required")
+    try:
+        _limiter(request).check(principal.name)
+    except HTTPException as exc:
+        raise Open311Error(exc.status_code, "请求过于频繁，请稍后再试", str(exc.detail)) from None
+    if principal.is_key:
+        allowed = "open311" in principal.scopes or (not write and "read" in principal.scopes)
+    else:
+        allowed = not write or principal.role in ("admin", "planner")
+    if not allowed:
+        need = "open311" if write else "open311 或 read"
+        raise Open311Error(403, f"此 api_key 没有 {need} 权限" if principal.is_key else f"{principal.name}（{principal.role}）不能提交服务请求",
+                           f"this api_key lacks the scope {'open311' if write else 'open311 or read'}" if principal.is_key else f"{principal.name} ({principal.role}) may not file service requests")
+    if write:
+        record_audit(session, principal.actor, f"{request.method} {request.url.path}", "open311", None, {"path": request.url.path, "via": principal.kind})
+    return principal

@@ -42,12 +42,16 @@ def _check(username: str, role: str, districts: list[str]) -> None:
         raise AccountError("a planner needs at least one district (--district 330106)")
 
 
-def create_user(session: Session, username: str, password: str, role: str, districts: list[str] | None = None) -> m.User:
+def create_user(session: Session, username: str, password: str, role: str, districts: list[str] | None = None, staff_id: int | None = None) -> m.User:
     districts = list(districts or [])
     _check(username, role, districts)
+    if (role == "staff") != (staff_id is not None):
+        raise AccountError("a staff account needs --staff-id (the roster row), and only a staff account has one")
+    if staff_id is not None and session.get(m.Staff, staff_id) is None:
+        raise AccountError(f"no staff member {staff_id} in the roster")
     if session.execute(select(m.User.id).where(m.User.username == username)).first():
         raise AccountError(f"user {username!r} exists already")
-    user = m.User(username=username, password_hash=hash_password(password), role=role, districts=districts, active=True)
+    user = m.User(username=username, password_hash=hash_password(password), role=role, districts=districts, active=True, staff_id=staff_id)
     session.add(user)
     session.flush()
     return user
@@ -81,14 +85,14 @@ def authenticate(session: Session, username: str, password: str) -> m.User | Non
 
 
 def user_principal(user: m.User) -> Principal:
-    return Principal(kind="user", name=user.username, role=user.role, districts=tuple(user.districts or ()), id=user.id)
+    return Principal(kind="user", name=user.username, role=user.role, districts=tuple(user.districts or ()), id=user.id, staff_id=user.staff_id)
 
 
 def create_key(session: Session, owner: str, scopes: list[str]) -> tuple[m.ApiKey, str]:
     """A new API key: the row and the key itself, which is never stored and cannot be shown again."""
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise AccountError(f"scopes: one or more of {', '.join(SCOPES)} (keys never write); got {scopes}")
+        raise AccountError(f"scopes: one or more of {', '.join(SCOPES)} (keys never write, but for filing Open311 requests with open311); got {scopes}")
     token = KEY_PREFIX + secrets.token_urlsafe(32)
     key = m.ApiKey(key_hash=sha256(token), prefix=token[:10], owner=owner, scopes=sorted(set(scopes)))
     session.add(key)

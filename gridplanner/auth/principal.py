@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-ROLES = ("admin", "planner", "viewer")
-#: ``lookup``: the lookups other systems need (point/batch lookup, one grid, codes); ``read``: every GET.
-SCOPES = ("lookup", "read")
+#: ``staff``: a grid worker's account (linked to the roster): acknowledges and completes their grid's tasks.
+ROLES = ("admin", "planner", "viewer", "staff")
+#: ``lookup``: the lookups other systems need (point/batch lookup, one grid, codes); ``read``: every GET;
+#: ``open311``: the Open311 GeoReport v2 routes, the one place a key may write (file a service request).
+SCOPES = ("lookup", "read", "open311")
 
 
 @dataclass(frozen=True)
@@ -17,6 +19,7 @@ class Principal:
     districts: tuple[str, ...] = ()
     scopes: tuple[str, ...] = field(default_factory=tuple)  # keys only
     id: int | None = None
+    staff_id: int | None = None  # staff accounts: their roster row
 
     @property
     def actor(self) -> str:

@@ -48,16 +48,17 @@ def _password(given: str | None, confirm: bool = True) -> str:
 @users_app.command("add")
 def add(
     name: str,
-    role: Annotated[str, typer.Option(help="admin, planner or viewer")] = "viewer",
+    role: Annotated[str, typer.Option(help="admin, planner, viewer or staff")] = "viewer",
     district: Annotated[Optional[list[str]], typer.Option(help="6-digit district a planner may edit (repeatable)")] = None,
     password: Annotated[Optional[str], typer.Option(help="prompted for when absent (at least 8 characters)")] = None,
+    staff_id: Annotated[Optional[int], typer.Option("--staff-id", help="role staff: the worker's roster id (GET /api/v1/staff)")] = None,
 ) -> None:
     """Create an account."""
     from gridplanner.auth.accounts import create_user
 
     secret = _password(password)
     with _session() as s:
-        create_user(s, name, secret, role, district or [])
+        create_user(s, name, secret, role, district or [], staff_id=staff_id)
     out.print(f"[green]✓[/] {name}: {role}" + (f", districts {', '.join(district)}" if district else ""))
 
 
@@ -101,7 +102,7 @@ def disable(name: str) -> None:
 
 
 @key_app.command("create")
-def key_create(owner: str, scope: Annotated[Optional[list[str]], typer.Option(help="lookup (default) or read; repeatable")] = None) -> None:
+def key_create(owner: str, scope: Annotated[Optional[list[str]], typer.Option(help="lookup (default), read or open311 (file and follow Open311 requests); repeatable")] = None) -> None:
     """Create an API key for OWNER (a system's name) and print it once."""
     from gridplanner.auth.accounts import create_key
 

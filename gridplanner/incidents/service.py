@@ -42,9 +42,13 @@ def create_incident(
     reported_at: datetime | None = None,
     external_id: str | None = None,
     actor: str = "system",
+    service_code: str | None = None,
+    address: str | None = None,
+    media_url: str | None = None,
 ) -> m.Incident:
     """Report an incident (status 上报) at a point; it is placed in its grid and given the grid's 专职网格员.
-    A point in no grid is kept with grid_code NULL (无网格)."""
+    A point in no grid is kept with grid_code NULL (无网格). ``service_code``: the grid item it was filed for
+    (an Open311 request; the caller checks the item is admitted), with the filer's address and media URL."""
     get_category(session, category)  # raises UnknownCategory
     if not in_china(lon, lat):
         raise CoordinateError(f"point ({lon}, {lat}) is not in China: check the order (lon, lat) and the coordinate system")
@@ -53,11 +57,12 @@ def create_incident(
         raise ValueError(f"an incident with external id {external_id!r} exists already")
     row = session.execute(
         text(
-            """INSERT INTO incidents (external_id, category, status, description, source, reported_at, geom)
-               VALUES (:e, :c, :s, :d, :src, COALESCE(CAST(:at AS timestamptz), now()), ST_SetSRID(ST_MakePoint(:x, :y), 4490))
+            """INSERT INTO incidents (external_id, category, status, description, source, reported_at, geom, service_code, address, media_url)
+               VALUES (:e, :c, :s, :d, :src, COALESCE(CAST(:at AS timestamptz), now()), ST_SetSRID(ST_MakePoint(:x, :y), 4490), :svc, :addr, :media)
                RETURNING id, reported_at"""
         ),
-        {"e": external_id, "c": category, "s": REPORTED, "d": description, "src": source, "at": reported_at, "x": float(x), "y": float(y)},
+        {"e": external_id, "c": category, "s": REPORTED, "d": description, "src": source, "at": reported_at, "x": float(x), "y": float(y),
+         "svc": service_code, "addr": address, "media": media_url},
     ).one()
     session.add(m.IncidentEvent(incident_id=row.id, from_status=None, to_status=REPORTED, actor=actor, at=row.reported_at, note=source))
     locate_incidents(session, ids=[row.id])

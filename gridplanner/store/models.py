@@ -6,17 +6,19 @@ Gauss–Krüger zone (see :mod:`gis.crs`) or cast to geography.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -213,6 +215,11 @@ class Incident(Base):
     community_code: Mapped[str | None] = mapped_column(String(12), index=True)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    #: The grid item (网格事项) the incident was filed for: an Open311 request's service_code.
+    service_code: Mapped[str | None] = mapped_column(String(32), ForeignKey("grid_items.code"))
+    #: As the filer gave them (Open311 address_string, media_url).
+    address: Mapped[str | None] = mapped_column(Text)
+    media_url: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntry(Base):
@@ -332,10 +339,14 @@ class ReassignmentIssue(Base):
 
 
 class User(Base):
-    """An account: admin, planner (edits drafts of its districts only) or viewer (read-only)."""
+    """An account: admin, planner (edits drafts of its districts only), viewer (read-only) or staff (a grid
+    worker of the roster, ``staff_id``, who acknowledges and completes the tasks of their grid)."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role IN ('admin', 'planner', 'viewer')", name="user_role"),)
+    __table_args__ = (
+        CheckConstraint("role IN ('admin', 'planner', 'viewer', 'staff')", name="user_role"),
+        CheckConstraint("staff_id IS NULL OR role = 'staff'", name="user_staff_link"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(Text, unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
@@ -344,6 +355,7 @@ class User(Base):
     districts: Mapped[list[str]] = mapped_column(ARRAY(String(6)), default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
 
 
 class UserSession(Base):
@@ -382,3 +394,90 @@ class EditLogEntry(Base):
     after: Mapped[list] = mapped_column(JSONB)
     undone: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GridItem(Base):
+    """An item of the 网格事项清单: work that may enter the grids (准入) and may leave them (退出).
+
+    Only admitted items are pushed down to grid workers; the check constraints keep the admission record whole
+    (an admitted item names who approved it and when, an exited one when and why)."""
+
+    __tablename__ = "grid_items"
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed', 'admitted', 'exited')", name="grid_item_status"),
+        CheckConstraint("worker_role IN ('发现', '上报', '协助', '办理')", name="grid_item_worker_role"),
+        CheckConstraint("time_limit_days > 0", name="grid_item_time_limit_positive"),
+        CheckConstraint("status = 'proposed' OR (approved_by IS NOT NULL AND admitted_on IS NOT NULL)", name="grid_item_admission_recorded"),
+        CheckConstraint("status <> 'exited' OR (exited_on IS NOT NULL AND exit_reason IS NOT NULL)", name="grid_item_exit_recorded"),
+    )
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    department: Mapped[str] = mapped_column(Text, index=True)
+    #: A category of the incident catalogue: an Open311 request for the item becomes an incident of it.
+    category: Mapped[str] = mapped_column(Text)
+    worker_role: Mapped[str] = mapped_column(String(4))
+    time_limit_days: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10), default="proposed", index=True)
+    proposed_by: Mapped[str] = mapped_column(Text)
+    proposed_on: Mapped[date] = mapped_column(Date)
+    approved_by: Mapped[str | None] = mapped_column(Text)
+    admitted_on: Mapped[date | None] = mapped_column(Date)
+    exited_on: Mapped[date | None] = mapped_column(Date)
+    exit_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class TaskBatch(Base):
+    """Tasks sent by area: an admitted grid item, a deadline and the area drawn (or the streets, communities or
+    grids picked, ``selection``); one GridTask per grid selected."""
+
+    __tablename__ = "task_batches"
+    __table_args__ = (CheckConstraint("area IS NOT NULL OR selection <> '{}'::jsonb", name="task_batch_where"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    item_code: Mapped[str] = mapped_column(String(32), ForeignKey("grid_items.code"), index=True)
+    instructions: Mapped[str | None] = mapped_column(Text)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    area = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=True)
+    selection: Mapped[dict] = mapped_column(JSONB, default=dict)
+    sent_by: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GridTask(Base):
+    """One grid's task of a batch: sent → acknowledged → completed (with a note), by the grid's staff."""
+
+    __tablename__ = "grid_tasks"
+    __table_args__ = (
+        CheckConstraint("status IN ('sent', 'acknowledged', 'completed')", name="grid_task_status"),
+        CheckConstraint("status = 'sent' OR acknowledged_at IS NOT NULL", name="grid_task_acknowledged_recorded"),
+        CheckConstraint("status <> 'completed' OR (completed_at IS NOT NULL AND note IS NOT NULL)", name="grid_task_completed_recorded"),
+        UniqueConstraint("batch_id", "grid_code", name="grid_task_one_per_grid"),
+    )
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("task_batches.id", ondelete="CASCADE"))
+    grid_code: Mapped[str] = mapped_column(String(32), index=True)
+    community_code: Mapped[str] = mapped_column(String(12))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(12), default="sent")
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_by: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskPhoto(Base):
+    """The photo a grid worker attached to their task (JPEG or PNG, size limited by the application)."""
+
+    __tablename__ = "task_photos"
+    __table_args__ = (
+        CheckConstraint("media_type IN ('image/jpeg', 'image/png')", name="task_photo_type"),
+        CheckConstraint("octet_length(content) > 0", name="task_photo_not_empty"),
+    )
+    task_id: Mapped[int] = mapped_column(ForeignKey("grid_tasks.id", ondelete="CASCADE"), primary_key=True)
+    media_type: Mapped[str] = mapped_column(String(16))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by: Mapped[str] = mapped_column(Text)
+    uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

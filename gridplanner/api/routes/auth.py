@@ -27,7 +27,7 @@ class Login(BaseModel):
 
 class Me(BaseModel):
     username: str = Field(examples=["planner"])
-    role: str = Field(examples=["planner"], description="admin, planner or viewer")
+    role: str = Field(examples=["planner"], description="admin, planner, viewer or staff")
     districts: list[str] = Field(examples=[["330106"]], description="the districts a planner may edit")
 
 
