@@ -89,7 +89,7 @@ def test_a_point_in_no_grid_is_a_clear_404(client, db, tmp_path):
     publish_first(db, tmp_path)
     res = client.get(f"{API}/grids/lookup", params={"lon": 116.4, "lat": 39.9, "crs": "gcj02"})
     assert res.status_code == 404
-    assert res.json() == {"detail": "no grid contains this point", "lon": 116.4, "lat": 39.9, "crs": "gcj02"}
+    assert res.json() == {"detail": "没有网格包含这个点", "detail_en": "no grid contains this point", "lon": 116.4, "lat": 39.9, "crs": "gcj02"}
 
 
 @pytest.mark.parametrize(
@@ -111,11 +111,11 @@ def test_bad_coordinates_or_crs_are_422(client, db, tmp_path, params, word):
 
 def test_without_a_published_plan_lookups_say_so(client, db, tmp_path):
     res = client.get(f"{API}/grids/lookup", params={"lon": X0 + 0.005, "lat": Y0 + 0.005})
-    assert res.status_code == 404 and "no published plan" in res.json()["detail"]
+    assert res.status_code == 404 and "no published plan" in res.json()["detail_en"]
     assert client.post(f"{API}/grids/lookup", json={"points": [[120.1, 30.27]]}).status_code == 404
     pid = publish_first(db, tmp_path)
     res = client.get(f"{API}/grids/lookup", params={"lon": X0 + 0.005, "lat": Y0 + 0.005, "plan": pid + 1000})
-    assert res.status_code == 404 and res.json()["detail"] == f"no plan {pid + 1000}"
+    assert res.status_code == 404 and res.json()["detail_en"] == f"no plan {pid + 1000}"
 
 
 @pytest.mark.parametrize("crs", ["gcj02", "bd09"])
@@ -183,7 +183,7 @@ def test_batch_of_10000_is_answered_and_10001_refused(client, db, tmp_path):
     assert body["results"][-1]["code"] is None and body["results"][0]["code"] == f"{C2}002"
     res = client.post(f"{API}/grids/lookup", json={"points": pts + [[x, y]]})
     assert res.status_code == 413
-    assert res.json()["detail"] == "at most 10,000 points per request, got 10,001: split the batch"
+    assert res.json()["detail_en"] == "at most 10,000 points per request, got 10,001: split the batch"
 
 
 def test_grid_by_code_is_a_feature_unknown_is_404_retired_is_410(client, db, tmp_path):
@@ -198,7 +198,7 @@ def test_grid_by_code_is_a_feature_unknown_is_404_retired_is_410(client, db, tmp
     assert props["street_code"] == "330106001" and props["district_code"] == "330106"
 
     missing = client.get(f"{API}/grids/{C1}099")
-    assert missing.status_code == 404 and missing.json()["detail"] == f"no grid {C1}099 in plan {props['plan']['id']} (version 1)"
+    assert missing.status_code == 404 and missing.json()["detail_en"] == f"no grid {C1}099 in plan {props['plan']['id']} (version 1)"
 
     second = replan_second(db)
     new = [c for c in codes_of(db, second) if c.startswith(C2)]
@@ -207,7 +207,7 @@ def test_grid_by_code_is_a_feature_unknown_is_404_retired_is_410(client, db, tmp
     body = gone.json()
     assert body["code"] == f"{C2}001" and body["retired_version"] == 2
     assert body["became"] and set(body["became"]) <= set(new)
-    assert "retired in version 2" in body["detail"]
+    assert "retired in version 2" in body["detail_en"]
     # the archived plan still answers when named
     assert client.get(f"{API}/grids/{C2}001", params={"plan": props["plan"]["id"]}).status_code == 200
 
@@ -246,7 +246,7 @@ def test_grids_by_community_street_and_bbox(client, db, tmp_path):
     assert client.get(f"{API}/grids", params={"community": "3301"}).status_code == 422
     for bad in ("1,2,3", "a,b,c,d", "120.2,30.2,120.1,30.3", "120,30,190,31"):
         res = client.get(f"{API}/grids", params={"bbox": bad})
-        assert res.status_code == 422 and "bbox" in res.json()["detail"]
+        assert res.status_code == 422 and "bbox" in res.json()["detail_en"]
 
 
 def test_decode_names_each_level(client, db, tmp_path):
@@ -281,7 +281,7 @@ def test_decode_refuses_malformed_codes_with_the_reason(client, code, reason):
     res = client.get(f"{API}/codes/{code}/decode")
     assert res.status_code == 422
     body = res.json()
-    assert body["code"] == code and reason in body["reason"] and body["detail"] == f"malformed code '{code}': {body['reason']}"
+    assert body["code"] == code and reason in body["reason"] and body["detail_en"] == f"malformed code '{code}': {body['reason']}"
 
 
 def test_lineage_follows_a_code_back_to_its_origins(client, db, tmp_path):
@@ -334,11 +334,11 @@ def test_change_feed_since_a_version(client, db, tmp_path):
     assert client.get(f"{API}/grids/changes", params={"since_version": 1}).json()["geometry_changed"] == [f"{C1}001"]
 
     ahead = client.get(f"{API}/grids/changes", params={"since_version": 4})
-    assert ahead.status_code == 422 and "ahead of the published version 3" in ahead.json()["detail"]
+    assert ahead.status_code == 422 and "ahead of the published version 3" in ahead.json()["detail_en"]
     assert client.get(f"{API}/grids/changes", params={"since_version": -1}).status_code == 422
     db.execute(text("DELETE FROM grid_plans WHERE id = :p"), {"p": first})
     gone = client.get(f"{API}/grids/changes", params={"since_version": 1})
-    assert gone.status_code == 410 and "since_version=0" in gone.json()["detail"]
+    assert gone.status_code == 410 and "since_version=0" in gone.json()["detail_en"]
 
 
 def test_crosswalk_from_a_department_grid(client, db, tmp_path):
@@ -355,9 +355,9 @@ def test_crosswalk_from_a_department_grid(client, db, tmp_path):
     assert body["plan"] == {"id": pid, "version": 1}
     assert [(g["code"], g["share_of_department_grid"], g["shared_households"]) for g in body["grids"]] == [(f"{C1}002", 0.8, 320), (f"{C1}001", 0.2, 80)]
     res = client.get(f"{API}/crosswalk", params={"department": "城管", "id": "CG-9"})
-    assert res.status_code == 404 and "has no grid 'CG-9'" in res.json()["detail"]
+    assert res.status_code == 404 and "has no grid 'CG-9'" in res.json()["detail_en"]
     res = client.get(f"{API}/crosswalk", params={"department": "综治", "id": "CG-1"})
-    assert res.status_code == 404 and "departments with a crosswalk there: 城管" in res.json()["detail"]
+    assert res.status_code == 404 and "departments with a crosswalk there: 城管" in res.json()["detail_en"]
     assert client.get(f"{API}/crosswalk", params={"department": "城管"}).status_code == 422
 
 

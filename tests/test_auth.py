@@ -39,7 +39,7 @@ def test_bad_credentials_get_the_same_401_for_unknown_user_and_wrong_password(an
     wrong = anon_client.post(f"{API}/auth/login", json={"username": "lin", "password": "wrong horse"})
     unknown = anon_client.post(f"{API}/auth/login", json={"username": "nobody", "password": "correct horse"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"detail": "wrong user name or password"}
+    assert wrong.json() == unknown.json() == {"detail": "用户名或密码错误", "detail_en": "wrong user name or password"}
     assert "set-cookie" not in wrong.headers
 
 
@@ -61,7 +61,7 @@ def test_passwords_are_argon2_and_disabled_accounts_cannot_log_in(db):
 def test_everything_but_health_and_docs_needs_authentication(anon_client, path):
     res = anon_client.get(API + path)
     assert res.status_code == 401, (path, res.status_code)
-    assert "log in" in res.json()["detail"]
+    assert "log in" in res.json()["detail_en"]
 
 
 def test_health_docs_openapi_and_login_are_public(anon_client):
@@ -76,7 +76,7 @@ def test_viewer_reads_but_never_writes(client_as):
     viewer = client_as("viewer")
     assert viewer.get(f"{API}/plans").status_code == 200
     res = viewer.post(f"{API}/plans", json={"name": "草案"})
-    assert res.status_code == 403 and "read-only" in res.json()["detail"]
+    assert res.status_code == 403 and "read-only" in res.json()["detail_en"]
     assert viewer.post(f"{API}/staff", json={}).status_code == 403
 
 
@@ -88,9 +88,9 @@ def test_planner_edits_drafts_of_its_own_district_only(client_as, client, db, tm
 
     res = other.post(f"{API}/plans/{pid}/divide", json={"communities": ["330106001001"]})
     assert res.status_code == 403
-    assert "may not edit district 330106" in res.json()["detail"] and "330102" in res.json()["detail"]
+    assert "may not edit district 330106" in res.json()["detail_en"] and "330102" in res.json()["detail_en"]
     everything = mine.post(f"{API}/plans/{pid}/divide", json={})
-    assert everything.status_code == 403 and "must name the communities" in everything.json()["detail"]
+    assert everything.status_code == 403 and "must name the communities" in everything.json()["detail_en"]
     # Publishing and merging are for admins.
     assert mine.post(f"{API}/plans/{pid}/publish").status_code == 403
     assert mine.post(f"{API}/plans/{pid}/merge", json={}).status_code == 403
@@ -114,11 +114,11 @@ def test_require_write_for_district():
 def test_lookup_key_calls_lookups_only_and_no_key_writes(api_key_client):
     lookup = api_key_client("lookup")
     res = lookup.get(f"{API}/grids/lookup", params={"lon": 120.1, "lat": 30.27})
-    assert res.status_code == 404 and res.json()["detail"].startswith("no published plan")  # past the gate
+    assert res.status_code == 404 and res.json()["detail_en"].startswith("no published plan")  # past the gate
     assert lookup.post(f"{API}/grids/lookup", json={"points": [{"lon": 120.1, "lat": 30.27}]}).status_code == 404
     assert lookup.get(f"{API}/codes/330106001001001/decode").status_code in (200, 422)
     denied = lookup.get(f"{API}/plans")
-    assert denied.status_code == 403 and "lookups only" in denied.json()["detail"]
+    assert denied.status_code == 403 and "lookups only" in denied.json()["detail_en"]
     assert lookup.get(f"{API}/tiles/grids/12/3431/1673.pbf").status_code == 403
 
     reader = api_key_client("read")
@@ -126,7 +126,7 @@ def test_lookup_key_calls_lookups_only_and_no_key_writes(api_key_client):
     for method, path in [("post", "/plans"), ("post", "/staff"), ("post", "/incidents"), ("delete", "/staff/1"), ("post", "/plans/1/rollback")]:
         res = getattr(reader, method)(API + path, **({"json": {"name": "x"}} if method == "post" else {}))
         assert res.status_code == 403, (method, path, res.status_code)
-        assert "read-only" in res.json()["detail"]
+        assert "read-only" in res.json()["detail_en"]
 
 
 def test_revoked_and_unknown_keys_get_401(anon_client, db):
@@ -136,7 +136,7 @@ def test_revoked_and_unknown_keys_get_401(anon_client, db):
     assert ok.status_code != 401
     revoke_key(db, key.id)
     res = anon_client.get(f"{API}/codes/330106001001001/decode", headers={"X-API-Key": token})
-    assert res.status_code == 401 and res.json()["detail"] == "invalid or revoked API key"
+    assert res.status_code == 401 and res.json()["detail_en"] == "invalid or revoked API key"
     assert anon_client.get(f"{API}/plans", headers={"X-API-Key": "gpk_guess"}).status_code == 401
     with pytest.raises(AccountError, match="keys never write"):
         create_key(db, "x", ["write"])

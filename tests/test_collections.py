@@ -76,4 +76,4 @@ def test_bbox_and_filters_select_features(db, client, tmp_path):
 def test_bad_item_requests_get_a_clear_4xx(client, path, status, fragment):
     r = client.get(path)
     assert r.status_code == status, r.text
-    assert fragment in str(r.json()["detail"])
+    assert fragment in str(r.json().get("detail_en", r.json()["detail"]))

@@ -101,9 +101,9 @@ def test_split_refusals(db, client, ws):
     v = _lock(client, ws)
     x = X0 + 0.0015
     short = client.post(f"{ws.url}/edits/split", json={"grid_id": ws.grids[0], "line": _line((x, Y0 + 0.002), (x, Y0 + 0.004)), "lock_version": v})
-    assert short.status_code == 422 and "does not cross" in short.json()["detail"]
+    assert short.status_code == 422 and "does not cross" in short.json()["detail_en"]
     missing = client.post(f"{ws.url}/edits/split", json={"grid_id": 999999, "line": _line((x, Y0 - 1e-3), (x, Y0 + 0.02)), "lock_version": v})
-    assert missing.status_code == 404 and "no grid 999999" in missing.json()["detail"]
+    assert missing.status_code == 404 and "no grid 999999" in missing.json()["detail_en"]
     bad = client.post(f"{ws.url}/edits/split", json={"grid_id": ws.grids[0], "line": _line((500, 30)), "lock_version": v})
     assert bad.status_code == 422
     assert client.post("/api/v1/plans/999999/edits/split", json={"grid_id": 1, "line": _line((x, 0), (x, 1)), "lock_version": 1}).status_code == 404
@@ -114,15 +114,15 @@ def test_only_drafts_are_edited(db, client, ws):
     plans.publish(db, ws.plan)
     v = _lock(client, ws)
     r = client.post(f"{ws.url}/edits/merge", json={"grid_ids": ws.grids[:2], "lock_version": v})
-    assert r.status_code == 409 and "only drafts can be edited" in r.json()["detail"]
+    assert r.status_code == 409 and "only drafts can be edited" in r.json()["detail_en"]
 
 
 def test_merge_adjacent_and_refusals(db, client, ws):
     v = _lock(client, ws)
     apart = client.post(f"{ws.url}/edits/merge", json={"grid_ids": [ws.grids[0], ws.grids[2]], "lock_version": v})
-    assert apart.status_code == 422 and "not all adjacent" in apart.json()["detail"]
+    assert apart.status_code == 422 and "not all adjacent" in apart.json()["detail_en"]
     across = client.post(f"{ws.url}/edits/merge", json={"grid_ids": [ws.grids[2], ws.grids[3]], "lock_version": v})
-    assert across.status_code == 422 and "different communities" in across.json()["detail"]
+    assert across.status_code == 422 and "different communities" in across.json()["detail_en"]
     assert client.post(f"{ws.url}/edits/merge", json={"grid_ids": [ws.grids[0]], "lock_version": v}).status_code == 422
     r = client.post(f"{ws.url}/edits/merge", json={"grid_ids": ws.grids[:2], "lock_version": v})
     assert r.status_code == 200, r.text
@@ -145,9 +145,9 @@ def test_reshape_moves_both_neighbours_and_refuses_cutting_a_building(db, client
     assert r.json()["validation"]["ok"]
     through = _line((xb, Y0), (X0 + 0.0047, Y0 + 0.0042), (xb, Y0 + DY))  # through the "middle" building
     cut = client.post(f"{ws.url}/edits/reshape", json={"grid_id": ws.grids[0], "neighbour_id": ws.grids[1], "boundary": through, "lock_version": v + 1})
-    assert cut.status_code == 422 and f"[{ws.b['middle']}]" in cut.json()["detail"]
+    assert cut.status_code == 422 and f"[{ws.b['middle']}]" in cut.json()["detail_en"]
     strangers = client.post(f"{ws.url}/edits/reshape", json={"grid_id": ws.grids[0], "neighbour_id": ws.grids[2], "boundary": through, "lock_version": v + 1})
-    assert strangers.status_code == 422 and "not neighbours" in strangers.json()["detail"]
+    assert strangers.status_code == 422 and "not neighbours" in strangers.json()["detail_en"]
 
 
 def test_move_buildings_to_the_neighbour(db, client, ws):
@@ -157,9 +157,9 @@ def test_move_buildings_to_the_neighbour(db, client, ws):
     assert sorted(r.json()["changed"]) == ws.grids[:2] and r.json()["carried_buildings"] == []
     assert _grid(db, ws.grids[0])["households"] == 100 and _grid(db, ws.grids[1])["households"] == 130
     again = client.post(f"{ws.url}/edits/move-buildings", json={"building_ids": [ws.b["by_edge"]], "to_grid_id": ws.grids[1], "lock_version": v + 1})
-    assert again.status_code == 422 and "already in grid" in again.json()["detail"]
+    assert again.status_code == 422 and "already in grid" in again.json()["detail_en"]
     far = client.post(f"{ws.url}/edits/move-buildings", json={"building_ids": [ws.b["straddler"]], "to_grid_id": ws.grids[2], "lock_version": v + 1})
-    assert far.status_code == 422 and "not neighbours" in far.json()["detail"]
+    assert far.status_code == 422 and "not neighbours" in far.json()["detail_en"]
 
 
 def test_replan_one_community_then_undo_brings_the_grid_back(db, client, ws):
@@ -200,7 +200,7 @@ def test_undo_redo_sequences(db, client, ws):
     v = client.post(f"{ws.url}/undo", json={"lock_version": v}).json()["lock_version"]
     v = client.post(f"{ws.url}/edits/merge", json={"grid_ids": [ws.grids[2], ws.grids[1]], "lock_version": v}).json()["lock_version"]
     nothing = client.post(f"{ws.url}/redo", json={"lock_version": v})
-    assert nothing.status_code == 409 and "no undone edit" in nothing.json()["detail"]
+    assert nothing.status_code == 409 and "no undone edit" in nothing.json()["detail_en"]
     assert client.get(f"{ws.url}/edits").json() == {"undo": {"edit": pytest.approx(0, abs=10**9), "action": "merge"}, "redo": None}
 
 
@@ -212,7 +212,7 @@ def test_conflict_second_client_with_the_same_version_loses_nothing(db, client, 
     x = X0 + 0.008
     second = client.post(f"{ws.url}/edits/split", json={"grid_id": ws.grids[2], "line": _line((x, Y0 - 1e-3), (x, Y0 + 0.011)), "lock_version": v})
     assert second.status_code == 409
-    assert second.json()["current_lock_version"] == v + 1 and "changed by someone else" in second.json()["detail"]
+    assert second.json()["current_lock_version"] == v + 1 and "changed by someone else" in second.json()["detail_en"]
     assert _plan_grids(db, ws.plan) == snapshot  # the first edit kept, the second wrote nothing
     retry = client.post(f"{ws.url}/edits/split", json={"grid_id": ws.grids[2], "line": _line((x, Y0 - 1e-3), (x, Y0 + 0.011)), "lock_version": v + 1})
     assert retry.status_code == 200 and len(_plan_grids(db, ws.plan)) == 4
@@ -318,7 +318,7 @@ def test_a_planner_edits_only_grids_of_their_own_districts(db, client_as, ws):
     other = client_as("planner", districts=["110105"])
     v = other.get(ws.url).json()["lock_version"]
     refused = other.post(f"{ws.url}/edits/split", json={**split, "lock_version": v})
-    assert refused.status_code == 403 and "may not edit district 330106" in refused.json()["detail"]
+    assert refused.status_code == 403 and "may not edit district 330106" in refused.json()["detail_en"]
     assert other.post(f"{ws.url}/edits/replan", json={"community_code": "330106001001", "lock_version": v}).status_code == 403
     assert other.get(ws.url).json()["lock_version"] == v  # nothing changed
 

@@ -230,7 +230,7 @@ def test_requests_recover_after_postgresql_restarts(throwaway):
         engine.dispose()
         cluster.stop()
         down = server.http.get("/api/v1/plans")
-        assert down.status_code == 503 and down.json()["detail"] == "database unavailable, try again shortly"
+        assert down.status_code == 503 and down.json()["detail_en"] == "database unavailable, try again shortly"
         cluster.start()
         # Same process, same pool: pre-ping throws away the dead connections.
         assert server.proc.poll() is None

@@ -111,9 +111,9 @@ def test_a_point_in_no_grid_is_kept_flagged_and_listed(client, db, tmp_path):
 def test_report_errors_are_clear(client, db, tmp_path):
     world(db, tmp_path)
     bad_cat = client.post("/api/v1/incidents", json={"lon": IN[N1][0], "lat": IN[N1][1], "category": "市政"})
-    assert bad_cat.status_code == 422 and "unknown incident category '市政'" in bad_cat.json()["detail"]
+    assert bad_cat.status_code == 422 and "unknown incident category '市政'" in bad_cat.json()["detail_en"]
     swapped = client.post("/api/v1/incidents", json={"lon": 30.27, "lat": 12.1, "category": "其他"})
-    assert swapped.status_code == 422 and "not in China" in swapped.json()["detail"]
+    assert swapped.status_code == 422 and "not in China" in swapped.json()["detail_en"]
     assert client.post("/api/v1/incidents", json={"lon": IN[N1][1], "lat": IN[N1][0], "category": "其他"}).status_code == 422
     assert client.post("/api/v1/incidents", json={"lon": 120.1, "lat": 30.2, "crs": "utm", "category": "其他"}).status_code == 422
     assert client.get("/api/v1/incidents/987654").status_code == 404
@@ -148,7 +148,7 @@ def test_invalid_transitions_are_409_and_change_nothing(client, db, tmp_path, pa
     for to in path:
         assert client.post(f"/api/v1/incidents/{iid}/transitions", json={"to": to, "actor": "a"}).status_code == 200
     res = client.post(f"/api/v1/incidents/{iid}/transitions", json={"to": bad, "actor": "a"})
-    assert res.status_code == 409 and "cannot go to" in res.json()["detail"]
+    assert res.status_code == 409 and "cannot go to" in res.json()["detail_en"]
     detail = client.get(f"/api/v1/incidents/{iid}").json()
     assert detail["status"] == (path[-1] if path else "上报") and len(detail["events"]) == len(path) + 1
 

@@ -38,7 +38,7 @@ def test_rate_limit_answers_429_with_retry_after(client):
     res = client.get(f"{API}/plans")
     assert res.status_code == 429
     assert int(res.headers["retry-after"]) >= 1
-    assert "too many requests for test-admin" in res.json()["detail"]
+    assert "too many requests for test-admin" in res.json()["detail_en"]
 
 
 def test_rate_limit_is_per_principal(client, api_key_client):
@@ -63,7 +63,7 @@ def test_body_over_the_upload_limit_gets_413(db, settings_env):
         login_as(db, client, "test-admin", "admin")
         res = client.post(f"{API}/incidents/import", files={"file": ("big.csv", b"x" * 5000, "text/csv")})
         assert res.status_code == 413
-        assert "limit is 1000 bytes" in res.json()["detail"]
+        assert "limit is 1000 bytes" in res.json()["detail_en"]
 
         def chunks():  # no Content-Length: counted as it streams
             for _ in range(10):
@@ -79,10 +79,10 @@ def test_features_and_vertices_per_request(client, settings_env):
     fc = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": square}}] * 3}
     assert count_geojson(fc) == (3, 12)
     res = client.post(f"{API}/plans", json=fc)
-    assert res.status_code == 413 and "too many features in one request: 3, the limit is 2" in res.json()["detail"]
+    assert res.status_code == 413 and "too many features in one request: 3, the limit is 2" in res.json()["detail_en"]
     ring = [[120 + i / 1000, 30.0] for i in range(60)]
     res = client.post(f"{API}/plans", json={"type": "Feature", "geometry": {"type": "LineString", "coordinates": ring}})
-    assert res.status_code == 413 and "too many vertices in one request: 60" in res.json()["detail"]
+    assert res.status_code == 413 and "too many vertices in one request: 60" in res.json()["detail_en"]
     # Lookups of many points are limited by their own batch cap, and read bodies are counted too.
     assert client.post(f"{API}/grids/lookup", json={"type": "MultiPoint", "coordinates": ring, "points": []}).status_code == 413
 
@@ -108,7 +108,7 @@ def test_stale_edit_gets_409_and_nothing_is_overwritten(client, db, tmp_path):
 
     res = client.post(f"{API}/plans/{plan.id}/publish", headers={"If-Match": f'"{read}"'})
     assert res.status_code == 409
-    assert res.json()["detail"].startswith(f"plan {plan.id} was changed by someone else") and res.json()["current"] == read + 1
+    assert res.json()["detail_en"].startswith(f"plan {plan.id} was changed by someone else") and res.json()["current"] == read + 1
     db.expire_all()
     assert db.get(type(plan), plan.id).status == "draft"  # nothing published
     assert client.post(f"{API}/plans/{plan.id}/publish", headers={"If-Match": '"x"'}).status_code == 400
@@ -167,4 +167,4 @@ def test_rollback_cli(committed_db, tmp_path):
 
 def test_values_the_store_cannot_hold_get_422_not_500(client):
     res = client.get(f"{API}/plans/99999999999")
-    assert res.status_code == 422 and "outside what the store accepts" in res.json()["detail"]
+    assert res.status_code == 422 and "outside what the store accepts" in res.json()["detail_en"]

@@ -128,7 +128,7 @@ def test_a_revoked_key_stops_at_once_here_and_within_the_ttl_elsewhere(anon_clie
     assert anon_client.get(path, headers={"X-API-Key": token2}).status_code == 200
     now[0] += TTL_SECONDS + 0.1
     res = anon_client.get(path, headers={"X-API-Key": token2})
-    assert res.status_code == 401 and res.json()["detail"] == "invalid or revoked API key"
+    assert res.status_code == 401 and res.json()["detail_en"] == "invalid or revoked API key"
 
 
 def test_key_cache_remembers_resolved_keys_only_for_its_ttl():

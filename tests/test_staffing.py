@@ -248,9 +248,9 @@ def test_staff_api_crud_assignment_and_errors(client, db, tmp_path):
     assert (body["phone"], body["id_number_masked"], body["grid_code"]) == ("13800138000", "110105********002X", N1)
     sid = body["id"]
     bad_phone = client.post("/api/v1/staff", json={"name": "x", "phone": "12345", "role": "网格长"})
-    assert bad_phone.status_code == 422 and "phone '12345'" in bad_phone.json()["detail"]
+    assert bad_phone.status_code == 422 and "phone '12345'" in bad_phone.json()["detail_en"]
     bad_grid = client.post("/api/v1/staff", json={"name": "x", "phone": "13800000000", "role": "网格长", "grid_code": "330106001001777"})
-    assert bad_grid.status_code == 422 and "unknown grid code '330106001001777'" in bad_grid.json()["detail"]
+    assert bad_grid.status_code == 422 and "unknown grid code '330106001001777'" in bad_grid.json()["detail_en"]
     assert client.post("/api/v1/staff", json={"name": "x", "phone": "13800000000", "role": "组长"}).status_code == 422
     assert client.patch(f"/api/v1/staff/{sid}", json={"phone": "0571-8888"}).status_code == 422
     moved = client.put(f"/api/v1/staff/{sid}/grid", json={"grid_code": S2})

@@ -1,4 +1,7 @@
 // One fetch wrapper: JSON in and out, the session cookie, and a hook for 401 (back to the log-in page).
+// The server answers errors in the language asked for (Accept-Language): the UI's own.
+import { currentLang } from "./i18n.js";
+
 export const API = "api/v1";
 let onUnauthorised = () => {};
 export function setUnauthorisedHandler(fn) { onUnauthorised = fn; }
@@ -15,7 +18,11 @@ export async function api(path, { method = "GET", body, headers = {}, quiet401 =
   const res = await fetch(`${API}${path}`, {
     method,
     credentials: "same-origin",
-    headers: body === undefined ? headers : { "Content-Type": "application/json", ...headers },
+    headers: {
+      "Accept-Language": currentLang() === "en" ? "en" : "zh-CN",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+      ...headers,
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -64,6 +64,8 @@ def create_app() -> FastAPI:
     locking.install(app)
     limits.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes)
+    # Outermost but for the fast paths' own: every error below it speaks the request's language.
+    app.add_middleware(errors.Language)
     # Outermost: single lookups and cached tiles answered from memory before anything else runs (api/fastpaths.py).
     app.add_middleware(FastPaths, api=app)
     app.include_router(health.router, prefix=API_PREFIX)

@@ -36,6 +36,7 @@ import numpy as np
 import orjson
 
 from gis.webcoords import to_wgs84_point
+from gridplanner.api.errors import localized, request_language
 from gridplanner.api.routes.grids import _out_of_range
 from gridplanner.api.routes.tiles import MVT_MEDIA_TYPE, _etag_matches, cached_tile
 from gridplanner.auth.accounts import sha256
@@ -105,7 +106,7 @@ class FastPaths:
         found = answers.answer(x, y, echo)
         if found is None:
             # As the route's JSONResponse renders it.
-            body = {"detail": "no grid contains this point", "lon": lon, "lat": lat, "crs": crs}
+            body = localized(lookup_answers.NO_GRID, request_language(scope["headers"]), lon=lon, lat=lat, crs=crs)
             return 404, _JSON, json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         return 200, _JSON, found.encode()
 

@@ -60,7 +60,7 @@ class BodySizeLimit:
             return await self.app(scope, receive, send)
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            return await self._reject(send, int(length))
+            return await self._reject(send, int(length), _lang(scope))
         seen = 0
         over = started = False
 
@@ -83,18 +83,27 @@ class BodySizeLimit:
                 return await send(message)
             if message["type"] == "http.response.start" and not started:
                 started = True
-                await self._reject(send, seen)
+                await self._reject(send, seen, _lang(scope))
 
         try:
             await self.app(scope, counted, replaced)
         except _TooLarge:
             if not started:
-                await self._reject(send, seen)
+                await self._reject(send, seen, _lang(scope))
 
-    async def _reject(self, send: Send, size: int) -> None:
-        body = json.dumps({"detail": f"request body too large: {size} bytes or more, the limit is {self.max_bytes} bytes (GRIDPLANNER_MAX_UPLOAD_BYTES)"}).encode()
+    async def _reject(self, send: Send, size: int, lang: str = "zh") -> None:
+        from gridplanner.api.errors import localized
+
+        detail = f"request body too large: {size} bytes or more, the limit is {self.max_bytes} bytes (GRIDPLANNER_MAX_UPLOAD_BYTES)"
+        body = json.dumps(localized(detail, lang), ensure_ascii=False).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def _lang(scope) -> str:
+    from gridplanner.api.errors import request_language
+
+    return request_language(list(scope.get("headers") or []))
 
 
 def count_geojson(obj) -> tuple[int, int]:
@@ -144,6 +153,8 @@ def install(app) -> None:
     from sqlalchemy.exc import DataError
 
     @app.exception_handler(DataError)
-    async def out_of_range(_: Request, exc: DataError) -> JSONResponse:
+    async def out_of_range(request: Request, exc: DataError) -> JSONResponse:
+        from gridplanner.api.errors import error_response
+
         reason = str(getattr(exc, "orig", exc)).splitlines()[0]
-        return JSONResponse(status_code=422, content={"detail": f"a value in the request is outside what the store accepts: {reason}"})
+        return error_response(request, 422, f"a value in the request is outside what the store accepts: {reason}")

@@ -11,6 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm.exc import StaleDataError
 
+from gridplanner.api.errors import error_response
+
 
 class StaleVersion(Exception):
     def __init__(self, entity: str, expected: int, current: int):
@@ -40,9 +42,9 @@ def check_version(plan, expected: int | None, *, entity: str | None = None) -> N
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(StaleVersion)
-    async def stale(_: Request, exc: StaleVersion) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc), "expected": exc.expected, "current": exc.current})
+    async def stale(request: Request, exc: StaleVersion) -> JSONResponse:
+        return error_response(request, 409, str(exc), expected=exc.expected, current=exc.current)
 
     @app.exception_handler(StaleDataError)
-    async def stale_flush(_: Request, exc: StaleDataError) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": "the plan was changed by a concurrent request; reload and try again"})
+    async def stale_flush(request: Request, exc: StaleDataError) -> JSONResponse:
+        return error_response(request, 409, "the plan was changed by a concurrent request; reload and try again")

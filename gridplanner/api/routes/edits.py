@@ -24,6 +24,7 @@ from gridplanner.api.security import READ_METHODS, PrincipalDep, require_write_f
 from gridplanner.editing import log as edit_log
 from gridplanner.store import models as m
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.errors import error_json
 from gridplanner.api.params import parse_bbox
 from gridplanner.editing import service
 from gridplanner.editing.geometry import EditError
@@ -181,7 +182,7 @@ def _run(session: Session, work: Callable[[], service.EditOutcome]) -> EditOut |
         with session.begin_nested():
             outcome = work()
     except service.StaleEdit as exc:
-        return JSONResponse(status_code=409, content={"detail": str(exc), "current_lock_version": exc.current})
+        return error_json(409, str(exc), current_lock_version=exc.current)
     except service.NothingToDo as exc:
         raise HTTPException(409, str(exc)) from None
     except EditError as exc:

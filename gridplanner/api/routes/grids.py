@@ -15,7 +15,7 @@ from typing import Annotated
 
 import numpy as np
 import psycopg
-from fastapi import APIRouter, HTTPException, Path, Query
+from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from gis.webcoords import to_wgs84_point
 from gridplanner import lookup
 from gridplanner.lookup import answers as lookup_answers
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.errors import error_json, error_response
 from gridplanner.api.params import OffsetParam, PlanParam, limit_param, parse_bbox
 from gridplanner.api.routes import grids_codes
 
@@ -94,7 +95,8 @@ class PointLookup(BaseModel):
 
 
 class NoGrid(BaseModel):
-    detail: str = Field(examples=["no grid contains this point"])
+    detail: str = Field(description="in the request's Accept-Language (Chinese by default)", examples=["没有网格包含这个点"])
+    detail_en: str = Field(examples=["no grid contains this point"])
     lon: float
     lat: float
     crs: str
@@ -210,6 +212,7 @@ def _out_of_range(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     responses={404: {"model": NoGrid, "description": "no grid contains the point, or there is no published plan"}},
 )
 async def lookup_point(
+    request: Request,
     session: SessionDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="longitude", examples=[120.1089])],
     lat: Annotated[float, Query(ge=-90, le=90, description="latitude", examples=[30.2745])],
@@ -228,7 +231,7 @@ async def lookup_point(
         # What the app answers for SQLAlchemy's OperationalError; this read goes to psycopg directly.
         raise HTTPException(503, "database unavailable, try again shortly") from None
     if found is None:
-        return JSONResponse(status_code=404, content={"detail": "no grid contains this point", "lon": lon, "lat": lat, "crs": crs.value})
+        return error_response(request, 404, "no grid contains this point", lon=lon, lat=lat, crs=crs.value)
     # PostgreSQL wrote the JSON; parsing and re-validating it here would double the cost of a lookup.
     return Response(content=found.encode(), media_type="application/json")
 
@@ -341,14 +344,10 @@ def grid(session: SessionDep, code: CodeParam, crs: CrsOutParam = Crs.wgs84, pla
     status = lookup.code_status(session, code)
     if status is not None and status["status"] == "retired":
         became = lookup.successors(session, code)
-        return JSONResponse(
-            status_code=410,
-            content={
-                "detail": f"grid code {code} was retired in version {status['retired_version']}" + (f"; it became {', '.join(became)}" if became else " with no successor"),
-                "code": code,
-                "retired_version": status["retired_version"],
-                "became": became,
-            },
+        return error_json(
+            410,
+            f"grid code {code} was retired in version {status['retired_version']}" + (f"; it became {', '.join(became)}" if became else " with no successor"),
+            code=code, retired_version=status["retired_version"], became=became,
         )
     raise HTTPException(404, f"no grid {code} in plan {ref.id}" + (f" (version {ref.version})" if ref.version else ""))
 

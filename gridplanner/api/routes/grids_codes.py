@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from gridplanner import lookup
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.errors import error_json
 from gridplanner.api.params import PlanParam
 from gridplanner.coding import CodeError, decode_code
 from gridplanner.plans.codes import active_rule
@@ -140,7 +141,7 @@ def decode(code: CodeParam, session: SessionDep):
     try:
         parts = decode_code(code, rule)
     except CodeError as exc:
-        return JSONResponse(status_code=422, content={"detail": f"malformed code {code!r}: {exc.reason}", "code": code, "reason": exc.reason})
+        return error_json(422, f"malformed code {code!r}: {exc.reason}", code=code, reason=exc.reason)
     d = parts.division
     names = lookup.division_names(session, d.county, d.township_code, d.community_code)
     return {

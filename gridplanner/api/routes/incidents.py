@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from gridplanner.api import security
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.errors import error_json
 from gridplanner.api.params import OffsetParam, limit_param
 from gridplanner.incidents import catalogue as cat
 from gridplanner.incidents import lifecycle, service
@@ -188,7 +189,7 @@ async def import_incidents(
     try:
         report = import_hotline(session, await file.read(), file.filename or "upload.csv", crs=crs, actor="api")
     except IncidentImportError as exc:
-        return JSONResponse(status_code=422, content={"detail": str(exc).splitlines()[0], "problems": [{"row": r, "problem": p} for r, p in exc.problems]})
+        return error_json(422, str(exc).splitlines()[0], problems=[{"row": r, "problem": p} for r, p in exc.problems])
     return HotlineOut(**report.__dict__)
 
 

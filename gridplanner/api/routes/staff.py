@@ -11,6 +11,7 @@ from sqlalchemy import text
 
 from gridplanner.api import security
 from gridplanner.api.dependencies import SessionDep
+from gridplanner.api.errors import error_json
 from gridplanner.staffing import compliance as comp
 from gridplanner.staffing import service
 from gridplanner.store.published import UnknownGridError
@@ -179,7 +180,7 @@ async def import_staff(
     try:
         report = import_roster(session, await file.read(), file.filename or "upload.csv", unknown_grid=unknown_grid, replace=replace, actor="api")
     except RosterError as exc:
-        return JSONResponse(status_code=422, content={"detail": str(exc).splitlines()[0], "problems": [{"row": p.row, "problem": p.message} for p in exc.problems]})
+        return error_json(422, str(exc).splitlines()[0], problems=[{"row": p.row, "problem": p.message} for p in exc.problems])
     return RosterImportOut(**report.__dict__)
 
 
