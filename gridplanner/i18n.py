@@ -69,6 +69,8 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("request body too large: {} bytes or more, the limit is {} bytes (GRIDPLANNER_MAX_UPLOAD_BYTES)",
      "请求体过大：{0} 字节以上，上限为 {1} 字节（GRIDPLANNER_MAX_UPLOAD_BYTES）"),
     ("a value in the request is outside what the store accepts: {}", "请求中有数值超出了数据库可接受的范围：{0}"),
+    ("plan {} was changed by someone else since you loaded it (you edited version {}, it is now version {}); reload the plan and redo your edit",
+     "方案 {0} 在您载入后已被他人修改（您编辑的是版本 {1}，现在是版本 {2}）；请重新载入方案后再编辑"),
     ("{} was changed by someone else: you edited version {}, it is now version {}; reload and try again",
      "{0} 已被他人修改：您编辑的是版本 {1}，现在是版本 {2}；请重新加载后再试"),
     ("the plan was changed by a concurrent request; reload and try again", "方案已被同时进行的另一请求修改；请重新加载后再试"),
@@ -217,6 +219,9 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("id field {} not found (columns: {})", "找不到编号字段 {0}（现有列：{1}）"),
     # Codes
     ("malformed code {}: {}", "编码 {0} 格式不对：{1}"),
+    ("code template {} at character {}: {}", "编码模板 {0} 第 {1} 个字符处：{2}"),
+    ("code template {}: {}", "编码模板 {0}：{1}"),
+    ("code {}: {}", "编码 {0}：{1}"),
     ("grid code {} was retired in version {}; it became {}", "网格编码 {0} 已在版本 {1} 停用，改为 {2}"),
     ("grid code {} was retired in version {} with no successor", "网格编码 {0} 已在版本 {1} 停用，没有后继网格"),
     ("departments with a crosswalk there: {}", "该方案有对照表的部门：{0}"),

@@ -41,6 +41,13 @@ def raised_messages() -> list[tuple[str, str]]:
         if SKIPPED_PARTS & set(path.relative_to(ROOT).parts):
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            # An error class that writes its own message: super().__init__(f"...").
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "__init__"
+                    and isinstance(node.func.value, ast.Call) and getattr(node.func.value.func, "id", None) == "super"):
+                text = _template(node.args[0]) if node.args else None
+                if text and len(text) > 3 and not any("\u4e00" <= ch <= "\u9fff" for ch in text):
+                    found.append((f"{path.relative_to(ROOT.parent)}:{node.lineno}", text))
+                continue
             if not (isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)):
                 continue
             func = node.exc.func

@@ -128,3 +128,46 @@ def test_code_overlaps_survive_a_self_touching_grid():
         shapely.intersection(bowtie, shapely.box(0, 0, 1, 2))
     pairs, areas = _overlaps(np.array([bowtie]), np.array([shapely.box(0, 0, 1, 2)]))
     assert pairs.tolist() == [[0, 0]] and areas.tolist() == [1.0]
+
+
+def test_dashboard_charts_follow_the_filters_and_agree_with_the_figures(db, client, world):
+    now = datetime.now(CST)
+    past, later = now - timedelta(days=1), now + timedelta(days=3)
+    west, east = world["codes"][C1], world["codes"][C2]
+    jan, feb = datetime(2026, 1, 10, 9, tzinfo=CST), datetime(2026, 2, 10, 23, 30, tzinfo=CST)  # 23:30 China time: still 10 Feb
+    _incident(db, west, C1, "派遣", "市容环境", jan, due=past)  # open, overdue
+    _incident(db, west, C1, "受理", "市容环境", feb, due=later)  # open
+    _incident(db, west, C1, "结案", "安全隐患", feb)  # closed
+    _incident(db, east, C2, "派遣", "市容环境", feb, due=past, lon=X0 + DX + 0.003)  # open, overdue
+    db.flush()
+
+    def get(**params):
+        res = client.get("/api/v1/dashboard/charts", params=params)
+        assert res.status_code == 200, res.text
+        return res.json()
+
+    every = get(interval="month")
+    assert every["interval"] == "month"
+    assert every["over_time"] == [{"period": "2026-01-01", "reported": 1, "closed": 0}, {"period": "2026-02-01", "reported": 3, "closed": 1}]
+    assert [(c["category"], c["count"], c["open"], c["overdue"]) for c in every["by_category"]] == [("市容环境", 3, 3, 2), ("安全隐患", 1, 0, 0)]
+    # No place chosen: streets are ranked; both communities are in one street.
+    assert every["ranking"]["level"] == "street"
+    (street,) = every["ranking"]["places"]
+    assert street["code"] == C1[:9] and street["count"] == 4 and street["closure_rate"] == 0.25 and street["overdue_rate"] == round(2 / 3, 4)
+    assert every["totals"] == {"count": 4, "open": 3, "overdue": 2, "closed": 1, "closure_rate": 0.25, "overdue_rate": round(2 / 3, 4)}
+    # The same selection as the headline figures.
+    figures = client.get("/api/v1/dashboard/incidents").json()["totals"]
+    assert (figures["matching"], figures["open"], figures["overdue"]) == (every["totals"]["count"], every["totals"]["open"], every["totals"]["overdue"])
+    # A street chosen: its communities are ranked, most incidents first.
+    in_street = get(street=C1[:9])
+    assert in_street["ranking"]["level"] == "community"
+    assert [(p["code"], p["count"]) for p in in_street["ranking"]["places"]] == [(C1, 3), (C2, 1)]
+    # Days in China time, and the category filter narrows every chart.
+    days = get(interval="day", category=["市容环境"])
+    assert days["over_time"] == [{"period": "2026-01-10", "reported": 1, "closed": 0}, {"period": "2026-02-10", "reported": 2, "closed": 0}]
+    assert [c["category"] for c in days["by_category"]] == ["市容环境"]
+    # auto: a span of a month is shown by day.
+    assert get()["interval"] == "day"
+    assert client.get("/api/v1/dashboard/charts", params={"interval": "year"}).status_code == 422
+    bad = client.get("/api/v1/dashboard/charts", params={"start": "2026-03-01T00:00:00", "end": "2026-01-01T00:00:00"})
+    assert bad.status_code == 422 and bad.json()["detail"].startswith("时间范围无效")

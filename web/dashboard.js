@@ -8,6 +8,7 @@
 import { api, qs, API } from "./api.js";
 import { t, fmt, onLangChange } from "./i18n.js";
 import { bbox } from "./draw.js";
+import * as echarts from "./node_modules/echarts/dist/echarts.esm.min.mjs";
 
 const $ = (id) => document.getElementById(id);
 const STATUSES = ["上报", "受理", "派遣", "处置", "核查", "结案", "评价"];
@@ -36,7 +37,7 @@ export class Dashboard {
 
   async init() {
     try { this.categories = await api("/incidents/categories"); } catch { this.categories = []; }
-    onLangChange(() => { if (!$("db-panel").hidden) { this.renderPanel(); this.renderLegend(); } });
+    onLangChange(() => { if (!$("db-panel").hidden) { this.renderPanel(); this.renderLegend(); this.renderCharts(); } });
   }
 
   /** The place the filters name, as a code prefix ("" = everywhere). */
@@ -100,6 +101,7 @@ export class Dashboard {
 
   show() {
     $("db-panel").hidden = false;
+    $("db-charts").hidden = false;
     this.active = true;
     this.addLayers();
     this.applyLayerVisibility();
@@ -110,6 +112,7 @@ export class Dashboard {
 
   hide() {
     $("db-panel").hidden = true;
+    $("db-charts").hidden = true;
     this.active = false;
     this.applyLayerVisibility();
   }
@@ -140,13 +143,15 @@ export class Dashboard {
     this.figures = null;
     this.renderPanel();
     try {
-      const [compliance, incidents] = await Promise.all([
+      const [compliance, incidents, charts] = await Promise.all([
         this.compliance ? this.compliance : api("/staff/compliance"),
         api(`/dashboard/incidents${qs(this.incidentParams())}`),
+        api(`/dashboard/charts${qs(this.incidentParams())}`),
       ]);
       if (seq !== this.seq) return;
       this.compliance = compliance;
       this.incidents = incidents;
+      this.charts = charts;
       const grids = compliance.grids.filter((g) => this.inPlace(g.community_code));
       this.figures = {
         grids: grids.length,
@@ -161,6 +166,78 @@ export class Dashboard {
     } catch (e) { this.ctx.toast(`${t("error")}: ${e.message}`, "err"); }
     this.renderPanel();
     this.renderLegend();
+    this.renderCharts();
+  }
+
+  /** A chart's ECharts option as drawn (tests read what the charts show). */
+  chartOption(id) { return echarts.getInstanceByDom($(id))?.getOption(); }
+
+  /** Where on the page the bar of row ``row`` of a horizontal bar chart is (a point inside it). */
+  barPoint(id, row) {
+    const inst = echarts.getInstanceByDom($(id));
+    const series = inst.getOption().series;
+    const total = series.reduce((s, x) => s + (x.data[row] || 0), 0);
+    const [x, y] = inst.convertToPixel({ xAxisIndex: 0, yAxisIndex: 0 }, [total / 2, row]);
+    const box = $(id).getBoundingClientRect();
+    return { x: box.left + x, y: box.top + y };
+  }
+
+  /** The four charts from /dashboard/charts and the staffing compliance, under the same filters as the figures. */
+  renderCharts() {
+    const c = this.charts;
+    if (!c) return;
+    const chart = (id) => echarts.getInstanceByDom($(id)) || echarts.init($(id), null, { renderer: "canvas" });
+    const base = { animation: false, grid: { left: 40, right: 12, top: 28, bottom: 28 }, tooltip: { trigger: "axis" },
+      textStyle: { fontSize: 11 }, legend: { top: 0, itemWidth: 12, textStyle: { fontSize: 11 } } };
+    $("charts-empty").hidden = c.totals.count > 0;
+    chart("chart-time").setOption({
+      ...base, title: { text: t("chart_time"), left: "right", textStyle: { fontSize: 12 } },
+      xAxis: { type: "category", data: c.over_time.map((r) => r.period) }, yAxis: { type: "value", minInterval: 1 },
+      series: [
+        { name: t("reported"), type: "line", data: c.over_time.map((r) => r.reported), showSymbol: c.over_time.length < 40 },
+        { name: t("closedInc"), type: "line", data: c.over_time.map((r) => r.closed), showSymbol: c.over_time.length < 40 },
+      ],
+    }, true);
+    const bars = (id, title, rows, label, onClick) => {
+      const inst = chart(id);
+      inst.setOption({
+        ...base, title: { text: title, left: "right", textStyle: { fontSize: 12 } }, grid: { ...base.grid, left: 88 },
+        yAxis: { type: "category", inverse: true, data: rows.map(label), axisLabel: { width: 80, overflow: "truncate" } },
+        xAxis: { type: "value", minInterval: 1 },
+        series: [
+          { name: t("openInc"), type: "bar", stack: "n", data: rows.map((r) => r.open - r.overdue) },
+          { name: t("overdueInc"), type: "bar", stack: "n", data: rows.map((r) => r.overdue), itemStyle: { color: "#d73027" } },
+          { name: t("closedInc"), type: "bar", stack: "n", data: rows.map((r) => r.closed), itemStyle: { color: "#9ecae1" } },
+        ],
+      }, true);
+      inst.off("click");
+      if (onClick) inst.on("click", (e) => onClick(rows[e.dataIndex]));
+    };
+    bars("chart-category", t("chart_category"), c.by_category.slice(0, 12), (r) => r.category,
+      (r) => this.onFilter("category", this.f.category === r.category ? "" : r.category));
+    const level = c.ranking.level;
+    bars("chart-ranking", t(`chart_ranking_${level}`), c.ranking.places.slice(0, 12), (r) => r.name,
+      (r) => this.onFilter(level === "street" ? "street" : "community", r.code));
+    // Staffing compliance per community: the share of its grids with a 网格长 and a 专职网格员 (配齐).
+    const names = new Map(this.ctx.hierarchy.flatMap((d) => d.streets.flatMap((s) => s.communities)).map((x) => [x.code, x.name]));
+    const per = new Map();
+    for (const g of this.compliance?.grids || []) {
+      if (!this.inPlace(g.community_code)) continue;
+      const e = per.get(g.community_code) || { grids: 0, full: 0 };
+      e.grids += 1; e.full += g.status === "配齐" ? 1 : 0;
+      per.set(g.community_code, e);
+    }
+    const staffing = [...per.entries()].map(([code, e]) => ({ code, name: names.get(code) || code, rate: e.full / e.grids }))
+      .sort((a, b) => a.rate - b.rate || a.code.localeCompare(b.code)).slice(0, 12);
+    chart("chart-staffing").setOption({
+      ...base, title: { text: t("chart_staffing"), left: "right", textStyle: { fontSize: 12 } }, grid: { ...base.grid, left: 88 },
+      tooltip: { trigger: "axis", valueFormatter: (v) => `${Math.round(v * 100)}%` },
+      yAxis: { type: "category", inverse: true, data: staffing.map((r) => r.name), axisLabel: { width: 80, overflow: "truncate" } },
+      xAxis: { type: "value", max: 1, axisLabel: { formatter: (v) => `${Math.round(v * 100)}%` } },
+      series: [{ name: t("compliance"), type: "bar", data: staffing.map((r) => r.rate), itemStyle: { color: "#1a9850" } }],
+    }, true);
+    chart("chart-staffing").off("click");
+    chart("chart-staffing").on("click", (e) => this.onFilter("community", staffing[e.dataIndex].code));
   }
 
   exportCsv() {

@@ -220,6 +220,37 @@ const steps = {
     assert(figures["fig-grids"].replace(/,/g, "") === String(published.grids), `headline grids ${figures["fig-grids"]} = the published plan's ${published.grids}`);
     const open = (await apiCall(page, "/incidents?open=true&limit=1")).body.total;
     assert(figures["fig-openInc"].replace(/,/g, "") === String(open), `open incidents ${figures["fig-openInc"]} = ${open}`);
+    // Charts (ECharts, served from web/node_modules): drawn, counting what the figures count.
+    await page.waitForFunction(() => window.gp.dashboard.charts && document.querySelector("#chart-time canvas") && document.querySelector("#chart-staffing canvas"), null, { timeout: 30000 });
+    const charts = await page.evaluate(() => {
+      const d = window.gp.dashboard, sum = (a) => a.reduce((s, v) => s + (v || 0), 0);
+      const bars = (id) => { const o = d.chartOption(id); return { labels: o.yAxis[0].data, total: sum(o.series.flatMap((x) => x.data)) }; };
+      return { reported: sum(d.chartOption("chart-time").series[0].data), category: bars("chart-category"), ranking: bars("chart-ranking"),
+               staffing: d.chartOption("chart-staffing").series[0].data.length, level: d.charts.ranking.level, matching: d.incidents.totals.matching };
+    });
+    assert(charts.reported === charts.matching && charts.matching > 0, `the time series counts every incident: ${charts.reported} = ${charts.matching}`);
+    assert(charts.category.total === charts.matching && charts.category.labels.length > 1, `the category bars add up to the incidents: ${charts.category.total}`);
+    assert(charts.level === "street" && charts.ranking.labels.length > 0 && charts.ranking.total <= charts.matching, `streets ranked: ${charts.ranking.labels.join(", ")}`);
+    assert(charts.staffing > 0, "staffing compliance per community charted");
+    await page.locator("#chart-category").scrollIntoViewIfNeeded();
+    await shot(page, "03a-dashboard-charts");
+    // A click on a category's bar filters the dashboard by it; a second click lifts it.
+    const firstCategory = charts.category.labels[0];
+    let seq0 = await page.evaluate(() => window.gp.dashboard.seq);
+    await page.locator("#chart-category").scrollIntoViewIfNeeded();
+    let pt = await page.evaluate(() => window.gp.dashboard.barPoint("chart-category", 0));
+    await page.mouse.click(pt.x, pt.y);
+    await page.waitForFunction((s) => window.gp.dashboard.seq > s && window.gp.dashboard.charts && window.gp.dashboard.figures, seq0, { timeout: 30000 });
+    assert(await page.evaluate(() => window.gp.dashboard.f.category) === firstCategory, `clicking ${firstCategory} filters by it`);
+    const narrowed = await page.evaluate(() => window.gp.dashboard.incidents.totals.matching);
+    const byApi = (await apiCall(page, `/incidents?category=${encodeURIComponent(firstCategory)}&limit=1`)).body.total;
+    assert(narrowed === byApi && (await page.inputValue("#db-category")) === firstCategory, `the figures follow the clicked category: ${narrowed} = ${byApi}`);
+    seq0 = await page.evaluate(() => window.gp.dashboard.seq);
+    await page.locator("#chart-category").scrollIntoViewIfNeeded();
+    pt = await page.evaluate(() => window.gp.dashboard.barPoint("chart-category", 0));
+    await page.mouse.click(pt.x, pt.y);
+    await page.waitForFunction((s) => window.gp.dashboard.seq > s && window.gp.dashboard.figures, seq0, { timeout: 30000 });
+    assert(await page.evaluate(() => window.gp.dashboard.f.category) === "", "a second click lifts the category filter");
     await mapIdle(page);
     const drawn = await page.evaluate(() => window.gp.map.queryRenderedFeatures({ layers: ["db-hh"] }).length);
     assert(drawn > 0, "households per grid drawn from the tiles");

@@ -97,3 +97,68 @@ def dashboard_incidents(
         p,
     ).scalar_one()
     return {"totals": dict(totals), "grids": [dict(r) for r in grids], "heat": {"type": "FeatureCollection", "features": heat}}
+
+
+#: Periods of the incidents-over-time chart.
+INTERVALS = ("day", "week", "month")
+
+
+def _interval(session, where: str, p: dict, wanted: str) -> str:
+    """``wanted``, or for "auto" the period that gives a readable number of bars for the span selected."""
+    if wanted != "auto":
+        return wanted
+    span = session.execute(text(f"SELECT max(i.reported_at) - min(i.reported_at) FROM incidents i WHERE {where}"), p).scalar()
+    days = span.days if span is not None else 0
+    return "day" if days <= 62 else "week" if days <= 366 else "month"
+
+
+@router.get("/charts")
+def dashboard_charts(
+    session: SessionDep,
+    street: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit street/township code")] = None,
+    community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit community code")] = None,
+    category: Annotated[list[str] | None, Query(description="incident category (repeat for several)")] = None,
+    status: Annotated[list[str] | None, Query(description="incident status 上报 … 评价 (repeat for several)")] = None,
+    start: Annotated[datetime | None, Query(description="reported at or after (ISO 8601; no offset: UTC+8)")] = None,
+    end: Annotated[datetime | None, Query(description="reported before (ISO 8601; no offset: UTC+8)")] = None,
+    interval: Annotated[str, Query(pattern=r"^(auto|day|week|month)$", description="period of the time series (auto: by the span selected)")] = "auto",
+) -> dict:
+    """The dashboard's charts under the same filters as ``/dashboard/incidents``: incidents reported per
+    period (China time) with how many of them are closed, counts per category, a ranking of streets (or, with a
+    street or community chosen, of its communities) with closure and overdue rates, and the overall rates.
+    Every figure is one GROUP BY in PostgreSQL over the same selection."""
+    where, p = incident_selection(street, community, category or [], status or [], _china_time(start), _china_time(end))
+    unit = _interval(session, where, p, interval)
+    counts = (f"count(*)::int AS count, count(*) FILTER (WHERE {_OPEN})::int AS open, "
+              f"count(*) FILTER (WHERE {_OVERDUE})::int AS overdue, count(*) FILTER (WHERE NOT {_OPEN})::int AS closed")
+    over_time = session.execute(
+        text(f"""SELECT to_char(date_trunc(:unit, i.reported_at AT TIME ZONE 'Asia/Shanghai'), 'YYYY-MM-DD') AS period,
+                        count(*)::int AS reported, count(*) FILTER (WHERE NOT {_OPEN})::int AS closed
+                 FROM incidents i WHERE {where} GROUP BY 1 ORDER BY 1"""),
+        {**p, "unit": unit},
+    ).mappings().all()
+    by_category = session.execute(
+        text(f"SELECT i.category, {counts} FROM incidents i WHERE {where} GROUP BY 1 ORDER BY count(*) DESC, 1"), p,
+    ).mappings().all()
+    # With a street or community chosen, its communities are ranked; else the streets.
+    by_street = not (street or community)
+    if by_street:
+        key, join = "s.code, s.name", "JOIN communities c ON c.code = i.community_code JOIN streets s ON s.code = c.street_code"
+    else:
+        key, join = "c.code, c.name", "JOIN communities c ON c.code = i.community_code"
+    ranking = session.execute(
+        text(f"SELECT {key}, {counts} FROM incidents i {join} WHERE {where} GROUP BY 1, 2 ORDER BY count(*) DESC, 1"), p,
+    ).mappings().all()
+    totals = session.execute(text(f"SELECT {counts} FROM incidents i WHERE {where}"), p).mappings().one()
+
+    def rates(r) -> dict:
+        return {"closure_rate": round(r["closed"] / r["count"], 4) if r["count"] else None,
+                "overdue_rate": round(r["overdue"] / r["open"], 4) if r["open"] else None}
+
+    return {
+        "interval": unit,
+        "over_time": [dict(r) for r in over_time],
+        "by_category": [dict(r) for r in by_category],
+        "ranking": {"level": "street" if by_street else "community", "places": [{**dict(r), **rates(r)} for r in ranking]},
+        "totals": {**dict(totals), **rates(totals)},
+    }
