@@ -120,7 +120,42 @@ export class Workspace {
   async loadPlans(preferId = null) {
     this.plans = await api("/plans");
     const keep = preferId ?? this.plan?.id;
-    this.plan = this.plans.find((p) => p.id === keep) || this.plans.find((p) => p.status === "draft") || this.plans.find((p) => p.status === "published") || null;
+    // A planner lands on their own newest draft (the list is newest first), else the published plan: never
+    // on a colleague's draft. An admin, who reviews and publishes, lands on the newest draft of anyone's.
+    const me = this.ctx.user?.username;
+    const drafts = this.plans.filter((p) => p.status === "draft");
+    this.plan = this.plans.find((p) => p.id === keep) || drafts.find((p) => p.created_by === me)
+      || (this.isAdmin() ? drafts[0] : null) || this.plans.find((p) => p.status === "published") || drafts[0] || null;
+  }
+
+  /** Whether this user may rename or delete the plan shown: an admin any draft, a planner their own. */
+  mayChangePlan() {
+    const u = this.ctx.user;
+    return Boolean(this.plan && this.plan.status === "draft" && (!u || u.role === "admin" || this.plan.created_by === u.username));
+  }
+  isAdmin() { return !this.ctx.user || this.ctx.user.role === "admin"; }
+
+  async renamePlan() {
+    const input = Object.assign(document.createElement("input"), { id: "ws-rename-input", value: this.plan.name, maxLength: 200 });
+    if (!(await this.ctx.confirm(t("renamePrompt"), input))) return;
+    try {
+      const p = await api(`/plans/${this.plan.id}`, { method: "PATCH", body: { name: input.value } });
+      await this.loadPlans(p.id);
+      this.say(t("renamed"), "ok");
+      this.renderPanel();
+    } catch (e) { this.fail(e); }
+  }
+
+  async deletePlan() {
+    if (!(await this.ctx.confirm(`${t("deleteConfirm")}「${this.plan.name}」`))) return;
+    const gone = this.plan.id;
+    try {
+      await api(`/plans/${gone}`, { method: "DELETE" });
+      this.plan = null;
+      await this.loadPlans();
+      await this.choosePlan(this.plan?.id);
+      this.say(t("deleted"), "ok");
+    } catch (e) { this.fail(e); }
   }
 
   async choosePlan(id) {
@@ -488,8 +523,10 @@ export class Workspace {
       <label>${t("street")}<select id="ws-street">${opt("", t("all"))}${streets.map((s) => opt(s.code, s.name, s.code === street)).join("")}</select></label>
       <label>${t("community")}<select id="ws-community">${opt("", t("all"))}${comms.map((c) => opt(c.code, c.name, c.code === community)).join("")}</select></label>
       <h2>${t("plan")}</h2>
-      <label>${t("plan")}<select id="ws-plan">${this.plans.map((p) => opt(p.id, `${p.name}（${t(p.status)}${p.version ? ` v${p.version}` : ""}）`, p.id === this.plan?.id)).join("")}</select></label>
+      <label>${t("plan")}<select id="ws-plan">${this.plans.map((p) => opt(p.id, `${p.name}（${t(p.status)}${p.version ? ` v${p.version}` : ""}${p.status === "draft" && p.created_by ? ` · ${p.created_by}` : ""}）`, p.id === this.plan?.id)).join("")}</select></label>
       <div class="row"><button type="button" id="ws-new-draft">${t("newDraft")}</button>
+        <button type="button" id="ws-rename" ${this.mayChangePlan() ? "" : "disabled"}>${t("rename")}</button>
+        <button type="button" id="ws-delete" ${this.mayChangePlan() ? "" : "disabled"}>${t("deleteDraft")}</button>
         <span class="help" id="ws-lock">${this.plan ? `${t("lockVersion")} ${this.plan.lock_version}` : ""}</span></div>
       ${draft ? "" : `<p class="help">${t("editsDisabled")}</p>`}
       <h2>${t("tools")}</h2>
@@ -503,8 +540,9 @@ export class Workspace {
         <button type="button" id="ws-undo" ${draft && !this.busy ? "" : "disabled"}>↶ ${t("undo")}</button>
         <button type="button" id="ws-redo" ${draft && !this.busy ? "" : "disabled"}>↷ ${t("redo")}</button>
         <button type="button" id="ws-diff" class="${this.diff ? "active" : ""}" ${draft ? "" : "disabled"}>${t("diff")}</button>
-        <button type="button" id="ws-publish" class="primary" ${draft && !this.busy ? "" : "disabled"}>${t("publish")}</button>
+        <button type="button" id="ws-publish" class="primary" ${draft && !this.busy && this.isAdmin() ? "" : "disabled"}>${t("publish")}</button>
       </div>
+      ${draft && !this.isAdmin() ? `<p class="help" id="ws-publish-note">${t("publishAdminOnly")}</p>` : ""}
       <div id="ws-message" hidden></div>
       ${draft ? `<h2>${t("validation")}</h2><ul class="plain" id="ws-validation">${this.validationList()}</ul>` : ""}
       ${this.diff ? `<h2>${t("diff")}</h2><div id="ws-diff-box"></div>` : ""}
@@ -522,6 +560,8 @@ export class Workspace {
     $("ws-community").onchange = (e) => { this.community = e.target.value; this.zoomTo(); this.renderPanel(); this.renderLegend(); };
     $("ws-plan").onchange = (e) => this.choosePlan(e.target.value);
     $("ws-new-draft").onclick = () => this.newDraft();
+    $("ws-rename").onclick = () => this.renamePlan();
+    $("ws-delete").onclick = () => this.deletePlan();
     panel.querySelectorAll("[data-tool]").forEach((b) => { b.onclick = () => this.setTool(b.dataset.tool); });
     if ($("ws-merge")) $("ws-merge").onclick = () => this.mergeSelected();
     if ($("ws-apply-line")) $("ws-apply-line").onclick = () => this.applyLine();

@@ -221,6 +221,8 @@ async def plan_writes(request: Request, principal: PrincipalDep, session: Sessio
     action = _route_path(request).rsplit("/", 1)[-1]
     if action == "plans":  # a new draft
         return
+    if action == "{plan_id}" and request.method.upper() in ("PATCH", "DELETE"):
+        return  # renaming or deleting: the route lets a planner do it to their own drafts
     if action == "divide":
         try:
             communities = (json.loads(await request.body() or b"{}") or {}).get("communities")

@@ -5,11 +5,14 @@ going back to an earlier published plan (:mod:`~gridplanner.plans.rollback`)."""
 from gridplanner.plans.drafts import (
     PlanError,
     create_draft,
+    delete_draft,
     divide_into_draft,
     merge_into_draft,
     publish,
     published_plan,
+    rename,
     write_grids,
 )
 
-__all__ = ["PlanError", "create_draft", "divide_into_draft", "merge_into_draft", "publish", "published_plan", "write_grids"]
+__all__ = ["PlanError", "create_draft", "delete_draft", "divide_into_draft", "merge_into_draft", "publish", "published_plan",
+           "rename", "write_grids"]

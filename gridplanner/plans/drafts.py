@@ -223,5 +223,36 @@ def publish(session: Session, plan_id: int, *, actor: str = "system") -> m.GridP
     return plan
 
 
+def rename(session: Session, plan_id: int, name: str, *, actor: str = "system") -> m.GridPlan:
+    """Give plan ``plan_id`` a new name (any status: a published plan is often named once it is)."""
+    plan = session.get(m.GridPlan, plan_id, with_for_update=True)
+    if plan is None:
+        raise LookupError(f"no plan {plan_id}")
+    name = name.strip()
+    if not name:
+        raise PlanError("a plan's name cannot be empty")
+    before, plan.name = plan.name, name
+    plan.lock_version += 1
+    _audit(session, actor, "rename", plan_id, {"from": before, "to": name})
+    return plan
+
+
+def delete_draft(session: Session, plan_id: int, *, actor: str = "system") -> None:
+    """Delete draft ``plan_id`` with its grids and edit history; published and archived plans are the record
+    of what was in force and are never deleted."""
+    plan = session.get(m.GridPlan, plan_id, with_for_update=True)
+    if plan is None:
+        raise LookupError(f"no plan {plan_id}")
+    if plan.status != "draft":
+        raise PlanError(f"plan {plan_id} is {plan.status}; only a draft can be deleted")
+    box = session.execute(text("SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT ST_Extent(geom) AS e FROM grids WHERE plan_id = :p) q"),
+                          {"p": plan_id}).one()
+    _audit(session, actor, "delete", plan_id, {"name": plan.name, "created_by": plan.created_by})
+    session.delete(plan)
+    session.flush()
+    if box[0] is not None:
+        maplayers.invalidate("grids", tuple(box), connection=session)
+
+
 def _audit(session: Session, actor: str, action: str, plan_id: int, detail: dict) -> None:
     record(session, actor, action, "grid_plan", plan_id, detail)

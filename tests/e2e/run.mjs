@@ -668,6 +668,37 @@ const steps = {
     await shot(page, "14-conflict-retried");
   },
 
+  async drafts(browser) {
+    // A planner with no draft of their own lands on the published plan, not on a colleague's draft; makes,
+    // renames and deletes their own; and is told that publishing is an admin's.
+    const { page, context } = await newPage(browser);
+    await login(page, "planner2");
+    await page.waitForSelector("#ws-panel:not([hidden])");
+    await page.waitForFunction(() => window.gp.workspace.plan);
+    const mine = (await apiCall(page, "/plans")).body.filter((p) => p.status === "draft" && p.created_by === "planner2");
+    const landed = await page.evaluate(() => window.gp.workspace.plan);
+    assert(mine.length ? landed.created_by === "planner2" : landed.status === "published", `planner2 lands on ${landed.status} plan ${landed.id} by ${landed.created_by}`);
+    const before = landed.id;
+    await page.click("#ws-new-draft");
+    await page.waitForFunction((b) => window.gp.workspace.plan && window.gp.workspace.plan.id !== b && window.gp.workspace.plan.status === "draft", before, { timeout: 30000 });
+    const draft = await page.evaluate(() => window.gp.workspace.plan);
+    assert(draft.created_by === "planner2", `the new draft is planner2's (${draft.created_by})`);
+    assert((await page.textContent("#ws-plan option:checked")).includes("planner2"), "the plan list names the draft's author");
+    assert(await page.isDisabled("#ws-publish") && (await page.textContent("#ws-publish-note")).includes("只有管理员"), "a planner's publish button is off, and says why");
+    await page.click("#ws-rename");
+    await page.fill("#ws-rename-input", "e2e 送审稿");
+    await page.click("#confirm-ok");
+    await page.waitForFunction(() => window.gp.workspace.plan?.name === "e2e 送审稿", null, { timeout: 30000 });
+    assert((await apiCall(page, `/plans/${draft.id}`)).body.name === "e2e 送审稿", "renamed in the store");
+    await shot(page, "16a-draft-renamed");
+    await page.click("#ws-delete");
+    await page.click("#confirm-ok");
+    await page.waitForFunction((id) => window.gp.workspace.plan && window.gp.workspace.plan.id !== id, draft.id, { timeout: 30000 });
+    assert((await apiCall(page, `/plans/${draft.id}`)).status === 404, "the deleted draft is gone from the store");
+    assert(!(await page.$$eval("#ws-plan option", (os) => os.map((o) => o.value))).includes(String(draft.id)), "and from the list");
+    await context.close();
+  },
+
   async publish(browser) {
     if (!state.planId) throw new Skip("no draft");
     const { page, context } = await newPage(browser);

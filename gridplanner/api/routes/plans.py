@@ -31,6 +31,7 @@ class PlanOut(BaseModel):
     created_at: datetime
     published_at: datetime | None
     lock_version: int
+    created_by: str | None = Field(None, description="the user who created the plan")
 
 
 class PlanCreate(BaseModel):
@@ -75,7 +76,7 @@ class JobRef(BaseModel):
 
 def _out(session: Session, plan: m.GridPlan) -> PlanOut:
     n = session.execute(select(func.count()).where(m.Grid.plan_id == plan.id)).scalar_one()
-    return PlanOut(grids=n, **{k: getattr(plan, k) for k in ("id", "name", "status", "version", "based_on_id", "created_at", "published_at", "lock_version")})
+    return PlanOut(grids=n, **{k: getattr(plan, k) for k in ("id", "name", "status", "version", "based_on_id", "created_at", "published_at", "lock_version", "created_by")})
 
 
 def _plan(session: Session, plan_id: int) -> m.GridPlan:
@@ -92,10 +93,45 @@ def list_plans(session: SessionDep) -> list[PlanOut]:
 
 
 @router.post("", response_model=PlanOut, status_code=status.HTTP_201_CREATED)
-def create_plan(body: PlanCreate, session: SessionDep) -> PlanOut:
-    """A new draft, by default a copy of the published plan."""
-    plan = plans.create_draft(session, body.name, from_published=body.from_published, actor="api")
+def create_plan(body: PlanCreate, session: SessionDep, principal: security.PrincipalDep) -> PlanOut:
+    """A new draft, by default a copy of the published plan; it is its creator's (``created_by``)."""
+    plan = plans.create_draft(session, body.name, from_published=body.from_published, actor=principal.name)
+    session.flush()
     return _out(session, plan)
+
+
+class PlanRename(BaseModel):
+    name: str = Field(min_length=1, max_length=200, examples=["2026 年网格调整（送审稿）"])
+
+
+def _may_change(principal, plan: m.GridPlan, what: str) -> None:
+    """Admins change any plan; a planner only the drafts they made."""
+    if principal.role == "admin":
+        return
+    if plan.status != "draft" or plan.created_by != principal.name:
+        made_by = plan.created_by or "unknown"
+        if what == "rename":
+            raise HTTPException(403, f"only an admin or the planner who made a draft may rename it; plan {plan.id} is {plan.status}, made by {made_by}")
+        raise HTTPException(403, f"only an admin or the planner who made a draft may delete it; plan {plan.id} is {plan.status}, made by {made_by}")
+
+
+@router.patch("/{plan_id}", response_model=PlanOut, responses={403: {"description": "not an admin, nor the draft's own planner"}})
+def rename_plan(plan_id: int, body: PlanRename, session: SessionDep, principal: security.PrincipalDep) -> PlanOut:
+    """Rename a plan (a draft by its planner or an admin; a published or archived plan by an admin)."""
+    plan = _plan(session, plan_id)
+    _may_change(principal, plan, "rename")
+    return _out(session, plans.rename(session, plan_id, body.name, actor=principal.name))
+
+
+@router.delete("/{plan_id}", status_code=status.HTTP_204_NO_CONTENT,
+               responses={403: {"description": "not an admin, nor the draft's own planner"}, 409: {"description": "not a draft"}})
+def delete_plan(plan_id: int, session: SessionDep, principal: security.PrincipalDep) -> None:
+    """Delete a draft with its grids and edit history (its planner or an admin); published and archived plans
+    stay, as the record of what was in force."""
+    plan = _plan(session, plan_id)
+    if plan.status == "draft":
+        _may_change(principal, plan, "delete")
+    plans.delete_draft(session, plan_id, actor=principal.name)
 
 
 @router.get("/{plan_id}", response_model=PlanOut)
