@@ -5,10 +5,11 @@ import { baseStyle, loadBasemap, saveBasemap, applyBasemap, TIANDITU } from "./b
 import { t, setLang, currentLang, onLangChange, applyStatic } from "./i18n.js";
 import { Workspace } from "./workspace.js";
 import { Dashboard } from "./dashboard.js";
+import { Search } from "./search.js";
 
 const $ = (id) => document.getElementById(id);
 const ctx = { user: null, authEnabled: true, communities: { type: "FeatureCollection", features: [] }, hierarchy: [] };
-let map = null, workspace = null, dashboard = null, view = null;
+let map = null, workspace = null, dashboard = null, search = null, view = null;
 
 export function toast(text, kind = "info", ms = 4000) {
   const el = $("toast");
@@ -68,6 +69,7 @@ ctx.canEdit = canEdit;
 function switchView(next) {
   if (next === "workspace" && !canEdit()) next = "dashboard";
   view = next;
+  ctx.view = next;
   document.querySelectorAll("nav .tab").forEach((b) => b.classList.toggle("active", b.dataset.view === next));
   $("nav-workspace").hidden = !canEdit();
   if (next === "workspace") { dashboard.hide(); workspace.show(); } else { workspace.hide(); dashboard.show(); }
@@ -103,8 +105,12 @@ async function ensureMap() {
   fitAll();
   workspace = new Workspace(ctx);
   dashboard = new Dashboard(ctx);
+  search = new Search(ctx);
+  ctx.workspacePlan = () => workspace.plan?.id;
+  ctx.selectGridByCode = (code) => workspace.selectByCode(code);
   await Promise.all([workspace.init(), dashboard.init()]);
-  window.gp = { map, ctx, workspace, dashboard };  // a handle for the browser tests and the console
+  search.init();
+  window.gp = { map, ctx, workspace, dashboard, search };  // a handle for the browser tests and the console
 }
 
 export function fitAll() {

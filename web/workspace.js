@@ -281,6 +281,19 @@ export class Workspace {
     return f || null;
   }
 
+  /** Select the grid with ``code`` once the map has drawn where the search zoomed to (and show its info). */
+  async selectByCode(code) {
+    if (!this.active || !this.plan) return;
+    const drawn = new Promise((resolve) => this.map.once("idle", resolve));
+    this.map.triggerRepaint();  // idle comes after a frame, also when the view did not change
+    await drawn;
+    const f = this.map.queryRenderedFeatures({ layers: ["ws-grids-fill"] }).find((x) => x.properties.code === code);
+    if (!f) return;
+    this.setSelected([f.id]);
+    await this.showInfo(f.properties);
+    this.renderPanel();
+  }
+
   async onMapClick(e) {
     if (!this.active || this.draw.active || !this.plan) return;
     if (this.tool === "move" && this.buildingsAt(e.point).length) return this.toggleBuildings([this.buildingsAt(e.point)[0]]);

@@ -696,6 +696,25 @@ const steps = {
     await page.waitForFunction((id) => window.gp.workspace.plan && window.gp.workspace.plan.id !== id, draft.id, { timeout: 30000 });
     assert((await apiCall(page, `/plans/${draft.id}`)).status === 404, "the deleted draft is gone from the store");
     assert(!(await page.$$eval("#ws-plan option", (os) => os.map((o) => o.value))).includes(String(draft.id)), "and from the list");
+    // The search box: a community by part of its name, then a grid by its code (selected in the workspace).
+    const comm = (await apiCall(page, "/districts")).body[0].streets[1].communities[0];
+    await page.fill("#search", comm.name.slice(0, 3));
+    await page.waitForSelector("#search-hit-0");
+    const listed = await page.$$eval("#search-results li", (ls) => ls.map((l) => l.textContent));
+    assert(listed.some((l) => l.includes(comm.name) && l.includes("社区")), `the community is found by part of its name: ${listed.join(" | ")}`);
+    const at = listed.findIndex((l) => l.includes(comm.code));
+    await page.click(`#search-hit-${at}`);
+    const inView = async (bbox) => page.evaluate(([w, s, e, n]) => { const c = window.gp.map.getCenter(); return c.lng >= w && c.lng <= e && c.lat >= s && c.lat <= n; }, bbox);
+    const hitComm = await page.evaluate(() => window.gp.search.last);
+    assert(hitComm.code === comm.code && await inView(hitComm.bbox), "the map is zoomed to the community");
+    await shot(page, "16b-search-community");
+    const grid = (await apiCall(page, `/grids?community=${comm.code}&limit=1`)).body.features[0].properties.code;
+    await page.fill("#search", grid);
+    await page.waitForFunction((g) => window.gp.search.hits.some((h) => h.code === g) && document.querySelector("#search-hit-0"), grid);
+    await page.press("#search", "Enter");
+    await page.waitForFunction((g) => window.gp.workspace.info?.code === g, grid, { timeout: 30000 });
+    assert(await inView((await page.evaluate(() => window.gp.search.last)).bbox), "the map is zoomed to the grid, and it is selected");
+    await shot(page, "16c-search-grid");
     await context.close();
   },
 
