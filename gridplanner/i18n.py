@@ -45,6 +45,8 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
      "只有管理员或创建草稿的规划员可以重命名它；方案 {0} 的状态是 {1}，由 {2} 创建"),
     ("only an admin or the planner who made a draft may delete it; plan {} is {}, made by {}",
      "只有管理员或创建草稿的规划员可以删除它；方案 {0} 的状态是 {1}，由 {2} 创建"),
+    ("the target grid", "目标网格"),
+    ("the buildings' grid", "建筑所在网格"),
     ("there are no communities to plan: import communities first", "没有可划分的社区：请先导入社区"),
     ("there are no communities: import communities first", "没有社区：请先导入社区"),
     ("merging needs at least two department layers in the store, found {}: import them with `gridplanner import layer`",
@@ -289,6 +291,8 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("role {} is not one of {}", "角色 {0} 不是 {1} 之一"),
     ("name is missing", "缺少姓名"),
     ("name is {} characters long (at most 50)", "姓名长 {0} 个字符（最多 50）"),
+    # Last: a bare "plan N" (a value inside other messages); anything longer matched above.
+    ("plan {}", "方案 {0}"),
 )
 
 

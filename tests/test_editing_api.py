@@ -361,3 +361,28 @@ def test_recount_estimates_missing_households_as_planning_does(db, ws):
     assert east["building_count"] == 1
     assert abs(east["households"] - round(6 * area / 90)) <= 1  # projected vs ellipsoidal footprint area
     assert east["households"] > 0
+
+
+def test_validation_lists_unstaffed_grids_and_balance_per_community(db, client, ws):
+    v = client.get(f"{ws.url}/validation").json()
+    # No roster yet: every grid lacks a 网格长 and a 专职网格员.
+    assert {u["grid_id"] for u in v["unstaffed"]} == set(ws.grids) and v["summary"]["unstaffed"] == len(ws.grids)
+    # A 网格长 and a 专职网格员 on the first grid's code: it is staffed; a 兼职 alone does not make the second so.
+    code = db.execute(text("UPDATE grids SET code = COALESCE(code, :c) WHERE id = :i RETURNING code"), {"c": f"{C1}901", "i": ws.grids[0]}).scalar_one()
+    code2 = db.execute(text("UPDATE grids SET code = COALESCE(code, :c) WHERE id = :i RETURNING code"), {"c": f"{C1}902", "i": ws.grids[1]}).scalar_one()
+    for name, role, c in (("甲", "网格长", code), ("乙", "专职网格员", code), ("丙", "兼职网格员", code2), ("丁", "网格长", code2)):
+        db.execute(text("INSERT INTO staff (name, role, grid_code, active) VALUES (:n, :r, :c, true)"), {"n": name, "r": role, "c": c})
+    db.flush()
+    again = {u["grid_id"]: u for u in client.get(f"{ws.url}/validation").json()["unstaffed"]}
+    assert ws.grids[0] not in again and again[ws.grids[1]]["leaders"] == 1 and again[ws.grids[1]]["full_time"] == 0
+    # Balance per community, as districting tools report it.
+    hh = dict(db.execute(text("SELECT id, households FROM grids WHERE plan_id = :p"), {"p": ws.plan}).all())
+    comm = {c["community_code"]: c for c in v["communities"]}
+    for c in comm.values():
+        assert c["target_households"] == 400 and c["basic_grids"] == c["grids"]
+    rows = db.execute(text("SELECT community_code, array_agg(households) FROM grids WHERE plan_id = :p GROUP BY 1"), {"p": ws.plan}).all()
+    for code_, values in rows:
+        values = [x or 0 for x in values]
+        assert comm[code_]["households"] == sum(values)
+        assert comm[code_]["max_deviation_pct"] == round(max(abs(x - 400) for x in values) / 400 * 100, 1)
+    assert sum(hh.values()) == sum(c["households"] for c in comm.values())

@@ -44,7 +44,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen, seconds: float = 90) -> Non
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"the server exited with {proc.returncode}:\n{proc.stdout.read()}")
+            raise RuntimeError(f"the server exited with {proc.returncode}:\n{(ARTIFACTS / 'server.log').read_text(encoding='utf-8', errors='replace')[-4000:]}")
         try:
             with urllib.request.urlopen(f"{base}/api/v1/health", timeout=2) as res:
                 if res.status == 200:
@@ -63,9 +63,13 @@ def server(committed_db, test_database_url):
         session.commit()
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": test_database_url, "GRIDPLANNER_RATE_LIMIT_PER_SECOND": "10000", "GRIDPLANNER_RATE_LIMIT_BURST": "100000"}
+    # The server's output goes to a file: a pipe nobody reads fills up with the access log (64 KB) and the
+    # server then blocks writing it, which stalled the later browser steps at random (a publish waiting 60 s).
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "server.log", "w", encoding="utf-8")
     proc = subprocess.Popen(
         [str(Path(sys.executable).parent / "gridplanner"), "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -78,6 +82,7 @@ def server(committed_db, test_database_url):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
 
 
 def test_web_app_end_to_end(server):

@@ -568,6 +568,7 @@ export class Workspace {
         <dt>${t("staff")}</dt><dd id="info-staff">${this.info.staff ?? "…"}</dd>
         <dt>${t("openIncidents")}</dt><dd id="info-open">${this.info.open ?? "…"}</dd></dl>` : `<p class="help">${t("noSelection")}</p>`}</div>`;
     this.renderMessage();
+    this.bindValidation();
     if (this.diff) $("ws-diff-box").append(this.summaryNode(this.diff));
     $("ws-street").onchange = (e) => { this.street = e.target.value; this.community = ""; this.zoomTo(); this.renderPanel(); this.renderLegend(); };
     $("ws-community").onchange = (e) => { this.community = e.target.value; this.zoomTo(); this.renderPanel(); this.renderLegend(); };
@@ -603,11 +604,64 @@ export class Workspace {
   }
 
   validationList() {
-    const sum = this.validation?.summary;
+    const v = this.validation, sum = v?.summary;
     if (!sum) return `<li>${t("loading")}</li>`;
-    const bad = ["gaps", "overlaps", "out_of_bounds", "crossing", "invalid"].filter((k) => sum[k]);
-    if (!bad.length) return `<li class="ok">${t("validationOk")}</li>`;
-    return bad.map((k) => `<li data-key="${k}"><span>${t(k)}</span><b>${fmt(sum[k])}</b></li>`).join("");
+    const keys = ["gaps", "overlaps", "out_of_bounds", "crossing", "invalid", "unstaffed"].filter((k) => sum[k]);
+    if (!keys.length) return `<li class="ok">${t("validationOk")}</li>`;
+    const names = new Map(this.ctx.hierarchy.flatMap((d) => d.streets.flatMap((s) => s.communities)).map((c) => [c.code, c.name]));
+    // Community names are data: marked so (the English check leaves data alone).
+    const where = (c) => `<span class="data">${names.get(c) || c || ""}</span>`;
+    // Each problem is a line to click: the map zooms to it (a grid is selected with its details).
+    const item = (k, x, i) => {
+      if (k === "gaps" || k === "overlaps") return `<li><button type="button" class="link" data-feature="${k}:${i}">${where(x.properties.community_code)} · ${fmt(x.properties.area_m2)} m²</button></li>`;
+      const what = k === "out_of_bounds" ? `${fmt(x.households)} ${t("households")}（${t(x.status === "too small" ? "size_under" : "size_over")}）`
+        : k === "crossing" ? `${fmt(x.outside_area_m2)} m² ${t("outsideCommunity")}` : k === "unstaffed" ? t("noLeaderOrFulltime") : x.reason;
+      return `<li><button type="button" class="link" data-grid="${x.grid_id}">${x.code || `#${x.grid_id}`}</button> <span class="help">${where(x.community_code)} · ${what}</span></li>`;
+    };
+    const list = (k) => (k === "gaps" || k === "overlaps" ? v[k].features : v[k]) || [];
+    return keys.map((k) => `<li data-key="${k}"><details id="val-${k}"${this.openProblems?.has(k) ? " open" : ""}><summary><span>${t(k)}</span><b>${fmt(sum[k])}</b></summary>
+      <ul class="plain problems">${list(k).slice(0, 100).map((x, i) => item(k, x, i)).join("")}${list(k).length > 100 ? `<li class="help">… ${fmt(list(k).length - 100)}</li>` : ""}</ul></details></li>`).join("")
+      + this.balanceTable(names);
+  }
+
+  /** Per community: basic grids, households, the largest deviation from the target (%) and the SD. */
+  balanceTable(names) {
+    const rows = (this.validation?.communities || []).filter((c) => c.basic_grids && (!this.community || c.community_code === this.community))
+      .sort((a, b) => (b.max_deviation_pct ?? 0) - (a.max_deviation_pct ?? 0)).slice(0, 15);
+    if (!rows.length) return "";
+    return `<li><details id="val-balance"${this.openProblems?.has("balance") ? " open" : ""}><summary><span>${t("balance")}</span></summary>
+      <table class="balance"><thead><tr><th>${t("community")}</th><th>${t("grids")}</th><th>${t("meanHh")}</th><th>${t("maxDev")}</th><th>SD</th></tr></thead><tbody>
+      ${rows.map((c) => `<tr><td class="data">${names.get(c.community_code) || c.community_code}</td><td>${c.basic_grids}</td><td>${fmt(Math.round(c.mean_households))}</td><td>${c.max_deviation_pct}%</td><td>${fmt(Math.round(c.sd_households))}</td></tr>`).join("")}
+      </tbody></table></details></li>`;
+  }
+
+  /** Zoom to grid ``id`` of the plan shown, select it and show its details. */
+  async zoomToGrid(id) {
+    try {
+      const f = await api(`/collections/grids/items/${id}${qs({ plan: this.plan.id })}`);
+      const [w, s, e, n] = bbox(f.geometry);
+      this.map.fitBounds([[w, s], [e, n]], { padding: 80, maxZoom: 17, duration: 0 });
+      this.setSelected([Number(id)]);
+      await this.showInfo(f.properties);
+    } catch (e) { this.fail(e); }
+  }
+
+  bindValidation() {
+    const box = $("ws-validation");
+    if (!box) return;
+    box.querySelectorAll("details").forEach((d) => d.addEventListener("toggle", () => {
+      this.openProblems = this.openProblems || new Set();
+      const k = d.id.replace("val-", "");
+      if (d.open) this.openProblems.add(k); else this.openProblems.delete(k);
+    }));
+    box.querySelectorAll("[data-grid]").forEach((b) => { b.onclick = () => this.zoomToGrid(b.dataset.grid); });
+    box.querySelectorAll("[data-feature]").forEach((b) => {
+      b.onclick = () => {
+        const [k, i] = b.dataset.feature.split(":");
+        const [w, s, e, n] = bbox(this.validation[k].features[Number(i)].geometry);
+        this.map.fitBounds([[w, s], [e, n]], { padding: 80, maxZoom: 18, duration: 0 });
+      };
+    });
   }
 
   zoomTo() {

@@ -30,6 +30,7 @@ from gridplanner.editing.validation import validate_grids
 from gridplanner.plans.codes import active_rule
 from gridplanner.planning import SizeRule
 from gridplanner.planning.rules import size_rules
+from gridplanner.staffing.rules import CHIEF, FULLTIME
 from gridplanner.store import frames
 from gridplanner.store import models as m
 
@@ -364,6 +365,16 @@ def validate_plan(session: Session, plan_id: int, communities: list[str] | None 
     codes = communities if communities is not None else sorted(set(grids["community_code"]))
     comm = frames.communities_frame(session, codes) if codes else frames.communities_frame(session, ["-"])
     result = validate_grids(grids, comm, rules or plan_rules(plan.settings or {}))
+    # Grids no active 网格长 or 专职网格员 is assigned to (by code: a new grid has none until published).
+    result["unstaffed"] = [dict(r) for r in session.execute(text(
+        """SELECT g.id AS grid_id, g.code, g.community_code,
+                  count(s.id) FILTER (WHERE s.role = :chief)::int AS leaders, count(s.id) FILTER (WHERE s.role = :full)::int AS full_time
+           FROM grids g LEFT JOIN staff s ON s.grid_code = g.code AND s.active
+           WHERE g.plan_id = :p AND (CAST(:c AS text[]) IS NULL OR g.community_code = ANY(CAST(:c AS text[])))
+           GROUP BY g.id, g.code, g.community_code
+           HAVING count(s.id) FILTER (WHERE s.role = :chief) = 0 OR count(s.id) FILTER (WHERE s.role = :full) = 0
+           ORDER BY g.id"""), {"p": plan_id, "c": communities, "chief": CHIEF, "full": FULLTIME}).mappings()]
+    result.setdefault("summary", {})["unstaffed"] = len(result["unstaffed"])
     return {"plan_id": plan_id, "communities_checked": len(comm), **result}
 
 

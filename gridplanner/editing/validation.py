@@ -36,6 +36,23 @@ def _m2(geoms, crs) -> np.ndarray:
     return gpd.GeoSeries(geoms, crs=STORAGE_CRS).to_crs(crs).area.to_numpy()
 
 
+def balance(households: np.ndarray, rule: SizeRule | None) -> dict:
+    """The balance of one community's basic grids, as districting tools report it: how many, their households,
+    the mean, the largest deviation from the rule's target in per cent and the standard deviation.
+
+    >>> balance(np.array([320.0, 400.0, 480.0]), SizeRule(300, 500))
+    {'basic_grids': 3, 'households': 1200, 'mean_households': 400.0, 'target_households': 400, 'max_deviation_pct': 20.0, 'sd_households': 65.3}
+    """
+    n = len(households)
+    target = rule.target if rule is not None else None
+    return {
+        "basic_grids": int(n), "households": int(households.sum()), "mean_households": round(float(households.mean()), 1) if n else None,
+        "target_households": target,
+        "max_deviation_pct": round(float(np.abs(households - target).max() / target * 100), 1) if n and target else None,
+        "sd_households": round(float(households.std()), 1) if n else None,
+    }
+
+
 def validate_grids(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, rules: dict[str, SizeRule], *, min_area_m2: float = MIN_AREA_M2) -> dict:
     """Check ``grids`` (id, code, community_code, type, households, geometry) against ``communities`` (code,
     class, geometry) and the size ``rules`` by community class (dedicated grids have no size rule)."""
@@ -93,8 +110,10 @@ def validate_grids(grids: gpd.GeoDataFrame, communities: gpd.GeoDataFrame, rules
                     {"grid_id": int(r["id"]), "code": r["code"], "community_code": code, "households": hh, "status": "too small" if hh < rule.min_households else "too large",
                      "rule": {"min_households": rule.min_households, "max_households": rule.max_households}}
                 )  # fmt: skip
+        basic_hh = np.array([int(g["households"].iloc[k] or 0) for k in rows if g["type"].iloc[k] != "dedicated"], dtype=float)
         out["communities"].append(
-            {"community_code": code, "grids": int(len(rows)), "gap_area_m2": round(float(gap_m2[gap_m2 >= min_area_m2].sum()), 1),
+            {"community_code": code, "grids": int(len(rows)), **balance(basic_hh, rule),
+             "gap_area_m2": round(float(gap_m2[gap_m2 >= min_area_m2].sum()), 1),
              "overlap_area_m2": round(float(over_m2[over_m2 >= min_area_m2].sum()), 1), "outside_area_m2": round(float(outside[outside >= min_area_m2].sum()), 1),
              "mismatched_edges": int(mismatched),
              "coverage_ok": bool((gap_m2 < min_area_m2).all() and (over_m2 < min_area_m2).all() and (outside < min_area_m2).all())}

@@ -606,7 +606,7 @@ const steps = {
     // Labels only: place, plan, building and category names are data and stay as they are.
     const chinese = (sel) => page.evaluate((sel) => {
       const el = document.querySelector(sel).cloneNode(true);
-      el.querySelectorAll("select, #move-ids, #db-scope, #legend-filters, button.lang").forEach((x) => x.remove());
+      el.querySelectorAll("select, #move-ids, #db-scope, #legend-filters, button.lang, .data").forEach((x) => x.remove());
       return (el.textContent.match(/[\u3400-\u9fff]+/g) || []).join(" ");
     }, sel);
     await page.waitForFunction((id) => window.gp.workspace.plan?.id === id, state.planId).catch(() => {});
@@ -691,6 +691,23 @@ const steps = {
     await page.waitForFunction(() => window.gp.workspace.plan?.name === "e2e 送审稿", null, { timeout: 30000 });
     assert((await apiCall(page, `/plans/${draft.id}`)).body.name === "e2e 送审稿", "renamed in the store");
     await shot(page, "16a-draft-renamed");
+    // Validation: each problem is listed and a click zooms to it and selects the grid.
+    const v = (await apiCall(page, `/plans/${draft.id}/validation`)).body;
+    await page.waitForSelector("#ws-validation details", { timeout: 30000 });
+    const kinds = await page.$$eval("#ws-validation > li[data-key]", (ls) => ls.map((l) => [l.dataset.key, l.querySelector("summary b").textContent.replace(/,/g, "")]));
+    for (const [k, n] of kinds) assert(Number(n) === v.summary[k], `validation ${k}: ${n} = ${v.summary[k]}`);
+    const firstKind = kinds.find(([k]) => !["gaps", "overlaps"].includes(k));
+    if (firstKind) {
+      await page.click(`#val-${firstKind[0]} summary`);
+      const button = await page.$(`#val-${firstKind[0]} [data-grid]`);
+      const gridId = Number(await button.getAttribute("data-grid"));
+      await button.click();
+      await page.waitForFunction((id) => window.gp.workspace.selected.includes(id) && window.gp.workspace.info && window.gp.workspace.info.staff !== null, gridId, { timeout: 30000 });
+      const listedCode = (v[firstKind[0]].find((x) => x.grid_id === gridId) || {}).code;
+      assert(await page.evaluate(() => window.gp.workspace.info.code) === listedCode, `clicking a ${firstKind[0]} problem selects grid ${listedCode}`);
+      await shot(page, "16a2-validation-problem");
+    }
+    assert(await page.isVisible("#val-balance"), "the balance table per community is shown");
     await page.click("#ws-delete");
     await page.click("#confirm-ok");
     await page.waitForFunction((id) => window.gp.workspace.plan && window.gp.workspace.plan.id !== id, draft.id, { timeout: 30000 });
