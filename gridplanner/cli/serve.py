@@ -82,12 +82,16 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         console.print(f"[green]✓[/] staff: {roster.inserted} workers" + (f" ({len(roster.unassigned)} unassigned: their grid codes are not in the plan)" if roster.unassigned else "")
                       + f"; incidents: {incidents.inserted}" + (f" ({incidents.no_grid} in no grid)" if incidents.no_grid else ""))
 
-    from gridplanner.gridwork.sample import load_sample_items
+    from gridplanner.gridwork.sample import load_sample_calendar, load_sample_items
 
     with session_scope() as session:
         added = load_sample_items(session)
     if added:
         console.print(f"[green]✓[/] 网格事项清单: {added} sample grid items (admitted, one proposed, one exited)")
+    with session_scope() as session:
+        days = load_sample_calendar(session)
+    if days:
+        console.print(f"[green]✓[/] 工作日历: {days} days of the 2026 public holidays and make-up working days")
 
     from gridplanner.auth import ensure_demo_accounts
 

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gridplanner.gridwork import catalogue
+from gridplanner.gridwork import calendar_store, catalogue
 
 #: (code, name, owning department, incident category, what the grid worker does, working days, status)
 SAMPLE_ITEMS = [
@@ -36,3 +36,24 @@ def load_sample_items(session: Session, *, actor: str = "demo") -> int:
         if status == "exited":
             catalogue.exit_item(session, code, reason="职责已划归街道综合行政执法队，不再入格", actor=actor, on=date(2026, 6, 30))
     return len(SAMPLE_ITEMS)
+
+
+#: The State Council's schedule of public holidays for 2026 (国务院办公厅关于2026年部分节假日安排的通知): the days
+#: off, and the weekend days worked in exchange (调休上班). As a CSV, the format ``gridplanner calendar import`` reads.
+HOLIDAYS_2026_CSV = "日期,类型,名称\n" + "\n".join(
+    [f"2026-01-{d:02d},放假,元旦" for d in (1, 2, 3)] + ["2026-01-04,上班,元旦调休"]
+    + ["2026-02-14,上班,春节调休"] + [f"2026-02-{d:02d},放假,春节" for d in range(15, 24)] + ["2026-02-28,上班,春节调休"]
+    + [f"2026-04-{d:02d},放假,清明节" for d in (4, 5, 6)]
+    + [f"2026-05-{d:02d},放假,劳动节" for d in range(1, 6)] + ["2026-05-09,上班,劳动节调休"]
+    + [f"2026-06-{d:02d},放假,端午节" for d in (19, 20, 21)]
+    + ["2026-09-20,上班,国庆节调休"] + [f"2026-09-{d:02d},放假,中秋节" for d in (25, 26, 27)]
+    + [f"2026-10-{d:02d},放假,国庆节" for d in range(1, 8)] + ["2026-10-10,上班,国庆节调休"]
+) + "\n"
+
+
+def load_sample_calendar(session: Session, *, actor: str = "demo") -> int:
+    """The 2026 holidays in an empty calendar (a calendar with days is left alone); how many days were added."""
+    if session.execute(text("SELECT EXISTS (SELECT 1 FROM calendar_days)")).scalar_one():
+        return 0
+    report = calendar_store.import_calendar(session, HOLIDAYS_2026_CSV.encode(), "2026年节假日安排（示例）", actor=actor)
+    return report.holidays + report.workdays

@@ -60,7 +60,7 @@ def advance(session: Session, incident_id: int, to: str, *, actor: str, note: st
     now = session.execute(text("SELECT now()")).scalar_one()
     if to == DISPATCHED:
         incident.dispatched_at = now
-        incident.due_at = now + timedelta(hours=limit_hours(session, incident.category))
+        incident.due_at = due_time(session, incident, now)
         if incident.assignee_id is None and incident.grid_code:
             incident.assignee_id = fulltime_worker(session, incident.grid_code)
     elif to == CLOSED:
@@ -69,6 +69,19 @@ def advance(session: Session, incident_id: int, to: str, *, actor: str, note: st
     incident.status = to
     session.flush()
     return incident
+
+
+def due_time(session: Session, incident: m.Incident, dispatched_at: datetime) -> datetime:
+    """When a dispatched incident is due. One filed for a grid item (``service_code``) has the item's limit in
+    working days (the calendar's holidays and make-up days counted, the catalogue says 工作日); any other has its
+    category's limit in hours, which is how the category catalogue has always counted (emergencies in hours)."""
+    item = session.get(m.GridItem, incident.service_code) if incident.service_code else None
+    if item is not None:
+        from gridplanner.gridwork.calendar_store import load_calendar
+        from gridplanner.gridwork.workdays import working_deadline
+
+        return working_deadline(dispatched_at, item.time_limit_days, load_calendar(session))
+    return dispatched_at + timedelta(hours=limit_hours(session, incident.category))
 
 
 def limit_hours(session: Session, name: str) -> float:

@@ -429,6 +429,18 @@ class GridItem(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
 
 
+class CalendarDay(Base):
+    """A day the weekday rule gets wrong: a holiday (off) or a make-up working day (调休上班)."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="calendar_day_kind"),)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class TaskBatch(Base):
     """Tasks sent by area: an admitted grid item, a deadline and the area drawn (or the streets, communities or
     grids picked, ``selection``); one GridTask per grid selected."""
