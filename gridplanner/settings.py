@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 300
     #: The largest photo a grid worker may attach to a task (bytes; JPEG or PNG, kept in the database).
     task_photo_max_bytes: int = 5 * 1024 * 1024
+    #: 吹哨报到: working days a department has to acknowledge (报到) an escalation, unless the escalation says otherwise.
+    escalation_ack_working_days: int = Field(default=1, ge=1, le=30)
     #: The demo accounts' password (``gridplanner demo``); unset: the documented ``gridplanner-demo``.
     demo_password: str | None = None
     #: The in-process tile cache of each server process (MB).

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 
 from gis.errors import VectorInputError
+from gridplanner.gridwork.escalation_rules import EscalationForbidden, EscalationNotFound, EscalationStepError
 from gridplanner.gridwork.messages import GridWorkError, ItemNotAssignable, ItemNotFound, ItemStepError
 from gridplanner.gridwork.task_rules import TaskForbidden, TaskNotFound, TaskStepError
 from gridplanner.gridwork.workbook import ItemImportError
@@ -53,6 +54,9 @@ GRIDWORK_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (TaskNotFound, 404),
     (TaskForbidden, 403),          # not the worker's grid, or grids outside a planner's districts
     (TaskStepError, 409),          # complete before acknowledging, acknowledge twice ...
+    (EscalationNotFound, 404),
+    (EscalationForbidden, 403),    # another department's escalation, an incident outside a planner's districts
+    (EscalationStepError, 409),    # respond before 报到, escalate a closed incident, close with escalations unanswered
     (GridWorkError, 422),          # a field the rules refuse
 )
 

@@ -39,6 +39,8 @@ READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 OPEN311 = "/open311/"
 #: The only writes of a staff account (a grid worker): steps of their own grid's tasks.
 STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo"}
+#: The only writes of a department account: 报到 and 反馈 on escalations (gridwork.escalations checks whose).
+DEPARTMENT_WRITES = {f"{API}/escalations/{{escalation_id}}/acknowledge", f"{API}/escalations/{{escalation_id}}/respond"}
 
 # Declared for OpenAPI (the "Authorize" button of /docs); the checks below read the request themselves.
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (`gridplanner users key create`)")
@@ -156,6 +158,8 @@ async def authorize(request: Request, session: SessionDep) -> None:
         raise HTTPException(403, "API keys are read-only: log in as a user to change anything")
     if principal.role == "staff" and path in STAFF_WRITES:
         pass  # a grid worker acknowledges and completes the tasks of their own grid (gridwork.tasks checks whose)
+    elif principal.role == "department" and path in DEPARTMENT_WRITES:
+        pass  # a department reports for duty and answers its own escalations
     elif principal.role not in ("admin", "planner"):
         raise HTTPException(403, f"{principal.name} is a {principal.role}: read-only" + (" but for acknowledging and completing their grid's tasks" if principal.role == "staff" else ""))
     await _check_body(request)

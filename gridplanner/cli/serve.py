@@ -92,6 +92,12 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         days = load_sample_calendar(session)
     if days:
         console.print(f"[green]✓[/] 工作日历: {days} days of the 2026 public holidays and make-up working days")
+    from gridplanner.gridwork.sample import DEMO_DEPARTMENT, load_sample_escalations
+
+    with session_scope() as session:
+        whistled = load_sample_escalations(session)
+    if whistled:
+        console.print(f"[green]✓[/] 吹哨报到: {whistled} sample escalations; department account {DEMO_DEPARTMENT[0]} ({DEMO_DEPARTMENT[1]})")
 
     from gridplanner.auth import ensure_demo_accounts
 

@@ -57,3 +57,38 @@ def load_sample_calendar(session: Session, *, actor: str = "demo") -> int:
         return 0
     report = calendar_store.import_calendar(session, HOLIDAYS_2026_CSV.encode(), "2026年节假日安排（示例）", actor=actor)
     return report.holidays + report.workdays
+
+
+#: The demo's department account (password: the demo accounts'), tied to the catalogue's 城市管理局.
+DEMO_DEPARTMENT = ("chengguan", "城市管理局")
+
+
+def load_sample_escalations(session: Session, *, actor: str = "demo") -> int:
+    """吹哨报到 on show: up to three open incidents in 派遣/处置 escalated to the owner of the admitted item of their
+    category (城市管理局 when none fits) — one answered, one acknowledged, one still waiting — and the department's
+    account. Only when the store has no escalation; how many were made."""
+    from gridplanner.auth.accounts import DEMO_PASSWORD, create_user
+    from gridplanner.gridwork import escalations
+    from gridplanner.settings import get_settings
+
+    if session.execute(text("SELECT EXISTS (SELECT 1 FROM escalations)")).scalar_one():
+        return 0
+    username, department = DEMO_DEPARTMENT
+    if not session.execute(text("SELECT 1 FROM users WHERE username = :u"), {"u": username}).first():
+        create_user(session, username, get_settings().demo_password or DEMO_PASSWORD, "department", department=department)
+    rows = session.execute(text(
+        """SELECT i.id, COALESCE(
+                  (SELECT code FROM grid_items WHERE status = 'admitted' AND category = i.category ORDER BY code LIMIT 1),
+                  (SELECT code FROM grid_items WHERE status = 'admitted' AND department = :d ORDER BY code LIMIT 1)) AS item
+           FROM incidents i WHERE i.status IN ('派遣', '处置') ORDER BY i.id LIMIT 3"""), {"d": department}).all()
+    made = 0
+    for n, row in enumerate(rows):
+        if row.item is None:
+            continue
+        esc = escalations.escalate(session, row.id, item_codes=[row.item], reason="网格内无法解决，提请职能部门到场处置", actor=actor)[0]
+        if n < 2:
+            escalations.act(session, esc["id"], "acknowledged", department=esc["department"], actor=f"{esc['department']}值班员", note="已安排人员到场")
+        if n < 1:
+            escalations.act(session, esc["id"], "responded", department=esc["department"], actor=f"{esc['department']}值班员", note="已现场处置完毕")
+        made += 1
+    return made

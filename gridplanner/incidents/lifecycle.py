@@ -64,6 +64,10 @@ def advance(session: Session, incident_id: int, to: str, *, actor: str, note: st
         if incident.assignee_id is None and incident.grid_code:
             incident.assignee_id = fulltime_worker(session, incident.grid_code)
     elif to == CLOSED:
+        # 吹哨报到: a case closes only once every department escalated to has answered.
+        from gridplanner.gridwork.escalations import check_closable
+
+        check_closable(session, incident.id)
         incident.closed_at = now
     session.add(m.IncidentEvent(incident_id=incident.id, from_status=incident.status, to_status=to, actor=str(actor).strip(), at=now, note=note))
     incident.status = to

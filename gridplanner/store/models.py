@@ -356,6 +356,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    #: Role ``department``: the department (as the catalogue of grid items names it) the account acts for.
+    department: Mapped[str | None] = mapped_column(Text)
 
 
 class UserSession(Base):
@@ -439,6 +441,37 @@ class CalendarDay(Base):
     name: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Escalation(Base):
+    """吹哨报到: an incident escalated to one department, which must acknowledge (报到) then respond."""
+
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    item_code: Mapped[str] = mapped_column(String(32), ForeignKey("grid_items.code"))
+    department: Mapped[str] = mapped_column(Text, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="whistled")
+    escalated_by: Mapped[str] = mapped_column(Text)
+    escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ack_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    respond_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_by: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
+
+
+class EscalationEvent(Base):
+    __tablename__ = "escalation_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(12))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
 
 
 class TaskBatch(Base):
