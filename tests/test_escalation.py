@@ -256,6 +256,7 @@ def test_the_demo_shows_every_state_of_an_escalation(world, db):
     assert load_sample_escalations(db) == 3
     rows = db.execute(text("SELECT incident_id, department, status FROM escalations ORDER BY incident_id")).all()
     assert [tuple(r) for r in rows] == [(ids[0], CITY, "responded"), (ids[1], CITY, "acknowledged"), (ids[2], CITY, "whistled")]
+    assert (db.get(m.Incident, ids[0]).status, db.get(m.Incident, ids[0]).satisfaction) == ("评价", 4)
     assert db.execute(text("SELECT department FROM users WHERE username = 'chengguan' AND role = 'department'")).scalar_one() == CITY
     assert load_sample_escalations(db) == 0 and count(db, "escalations") == 3
 

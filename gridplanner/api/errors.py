@@ -17,7 +17,7 @@ from gridplanner.gridwork.messages import GridWorkError, ItemNotAssignable, Item
 from gridplanner.gridwork.task_rules import TaskForbidden, TaskNotFound, TaskStepError
 from gridplanner.gridwork.workbook import ItemImportError
 from gridplanner.incidents.catalogue import UnknownCategory
-from gridplanner.incidents.lifecycle import IncidentNotFound, TransitionError
+from gridplanner.incidents.lifecycle import IncidentNotFound, ScoreError, TransitionError
 from gridplanner.incidents.service import CoordinateError
 from gridplanner.lookup import PlanNotFound, VersionGone
 from gridplanner.plans import PlanError
@@ -37,6 +37,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownLayer, 404),
     (PlanError, 409),              # the plan's state does not allow it (not a draft, already published ...)
     (TransitionError, 409),        # a step the incident lifecycle does not allow
+    (ScoreError, 422),             # a satisfaction score out of 1-5 or not at 评价
     (FilterError, 400),            # query-string filters of a map layer (OGC API style)
     (TileError, 400),
     (UnknownCategory, 422),

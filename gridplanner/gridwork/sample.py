@@ -66,7 +66,7 @@ DEMO_DEPARTMENT = ("chengguan", "城市管理局")
 def load_sample_escalations(session: Session, *, actor: str = "demo") -> int:
     """吹哨报到 on show: up to three open incidents in 派遣/处置 escalated to the owner of the admitted item of their
     category (城市管理局 when none fits) — one answered, one acknowledged, one still waiting — and the department's
-    account. Only when the store has no escalation; how many were made."""
+    account; the answered one is then closed and rated 4. Only when the store has no escalation; how many were made."""
     from gridplanner.auth.accounts import DEMO_PASSWORD, create_user
     from gridplanner.gridwork import escalations
     from gridplanner.settings import get_settings
@@ -90,5 +90,11 @@ def load_sample_escalations(session: Session, *, actor: str = "demo") -> int:
             escalations.act(session, esc["id"], "acknowledged", department=esc["department"], actor=f"{esc['department']}值班员", note="已安排人员到场")
         if n < 1:
             escalations.act(session, esc["id"], "responded", department=esc["department"], actor=f"{esc['department']}值班员", note="已现场处置完毕")
+            # The answered one closes and is rated through the lifecycle, so the month's assessment has a score.
+            from gridplanner.incidents import lifecycle
+
+            steps = ("处置", "核查", "结案", "评价")
+            for step in steps[steps.index(lifecycle.HANDLING) + (esc["incident_status"] == lifecycle.HANDLING):]:
+                lifecycle.advance(session, row.id, step, actor=actor, note="居民回访：满意" if step == "评价" else None, score=4 if step == "评价" else None)
         made += 1
     return made

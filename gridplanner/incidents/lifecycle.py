@@ -48,11 +48,17 @@ def is_overdue(status: str, due_at: datetime | None, now: datetime) -> bool:
     return status in OPEN_STATUSES and due_at is not None and now > due_at
 
 
-def advance(session: Session, incident_id: int, to: str, *, actor: str, note: str | None = None) -> m.Incident:
+class ScoreError(ValueError):
+    """A satisfaction score out of 1-5, or given at a step other than 评价."""
+
+
+def advance(session: Session, incident_id: int, to: str, *, actor: str, note: str | None = None, score: int | None = None) -> m.Incident:
     """Move an incident one step, recording the event; 派遣 starts the clock and names the grid's 专职网格员
-    when nobody is assigned yet, 结案 stamps the closing time."""
+    when nobody is assigned yet, 结案 stamps the closing time, 评价 may carry the resident's score (1-5)."""
     if not actor or not str(actor).strip():
         raise ValueError("actor is required: every step records who made it")
+    if score is not None and (to != EVALUATED or isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5):
+        raise ScoreError(f"a satisfaction score is a whole number 1-5 given at {EVALUATED}; got {score!r} at {to}")
     incident = session.execute(select(m.Incident).where(m.Incident.id == incident_id).with_for_update()).scalar_one_or_none()
     if incident is None:
         raise IncidentNotFound(f"no incident {incident_id}")
@@ -69,6 +75,8 @@ def advance(session: Session, incident_id: int, to: str, *, actor: str, note: st
 
         check_closable(session, incident.id)
         incident.closed_at = now
+    if to == EVALUATED:
+        incident.satisfaction = score
     session.add(m.IncidentEvent(incident_id=incident.id, from_status=incident.status, to_status=to, actor=str(actor).strip(), at=now, note=note))
     incident.status = to
     session.flush()

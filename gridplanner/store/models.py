@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    SmallInteger,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -220,6 +221,8 @@ class Incident(Base):
     #: As the filer gave them (Open311 address_string, media_url).
     address: Mapped[str | None] = mapped_column(Text)
     media_url: Mapped[str | None] = mapped_column(Text)
+    #: Residents' satisfaction, 1-5, given at 评价 (empty: not scored).
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class AuditEntry(Base):
