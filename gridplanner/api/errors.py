@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from gis.errors import VectorInputError
 from gridplanner.gridwork.escalation_rules import EscalationForbidden, EscalationNotFound, EscalationStepError
+from gridplanner.gridwork.patrol_rules import PatrolForbidden, PatrolNotFound
 from gridplanner.gridwork.messages import GridWorkError, ItemNotAssignable, ItemNotFound, ItemStepError
 from gridplanner.gridwork.task_rules import TaskForbidden, TaskNotFound, TaskStepError
 from gridplanner.gridwork.workbook import ItemImportError
@@ -57,6 +58,8 @@ GRIDWORK_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (TaskStepError, 409),          # complete before acknowledging, acknowledge twice ...
     (EscalationNotFound, 404),
     (EscalationForbidden, 403),    # another department's escalation, an incident outside a planner's districts
+    (PatrolNotFound, 404),
+    (PatrolForbidden, 403),        # another worker's visit, an account with no grid
     (EscalationStepError, 409),    # respond before 报到, escalate a closed incident, close with escalations unanswered
     (GridWorkError, 422),          # a field the rules refuse
 )

@@ -37,8 +37,8 @@ LOOKUP_PREFIXES = (f"{API}/codes/",)
 READ_ONLY_POSTS = {f"{API}/grids/lookup"}
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 OPEN311 = "/open311/"
-#: The only writes of a staff account (a grid worker): steps of their own grid's tasks.
-STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo"}
+#: The only writes of a staff account (a grid worker): steps of their own grid's tasks, visits of their grid.
+STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo", f"{API}/patrols"}
 #: The only writes of a department account: 报到 and 反馈 on escalations (gridwork.escalations checks whose).
 DEPARTMENT_WRITES = {f"{API}/escalations/{{escalation_id}}/acknowledge", f"{API}/escalations/{{escalation_id}}/respond"}
 

@@ -98,6 +98,12 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         whistled = load_sample_escalations(session)
     if whistled:
         console.print(f"[green]✓[/] 吹哨报到: {whistled} sample escalations; department account {DEMO_DEPARTMENT[0]} ({DEMO_DEPARTMENT[1]})")
+    from gridplanner.gridwork.sample import load_sample_patrols
+
+    with session_scope() as session:
+        walked = load_sample_patrols(session)
+    if walked:
+        console.print(f"[green]✓[/] 巡查走访: {walked} sample patrol visits with tracks")
 
     from gridplanner.auth import ensure_demo_accounts
 

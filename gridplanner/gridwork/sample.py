@@ -4,7 +4,7 @@ so every state of the admission record is on show."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -96,5 +96,35 @@ def load_sample_escalations(session: Session, *, actor: str = "demo") -> int:
             steps = ("处置", "核查", "结案", "评价")
             for step in steps[steps.index(lifecycle.HANDLING) + (esc["incident_status"] == lifecycle.HANDLING):]:
                 lifecycle.advance(session, row.id, step, actor=actor, note="居民回访：满意" if step == "评价" else None, score=4 if step == "评价" else None)
+        made += 1
+    return made
+
+
+def load_sample_patrols(session: Session, *, actor_suffix: str = "（示例）") -> int:
+    """巡查走访 on show: the 专职网格员 of the three grids with the most buildings each walk a track through five of
+    their buildings (this morning, Beijing time); the first one's finding becomes an incident. Only when the
+    store has no visit; how many were logged."""
+    import shapely
+
+    from gridplanner.gridwork import patrols
+    from gridplanner.incidents.locate import fulltime_of
+    from gridplanner.store.published import published_plan_id
+
+    if session.execute(text("SELECT EXISTS (SELECT 1 FROM patrol_visits)")).scalar_one():
+        return 0
+    plan = published_plan_id(session)
+    grids = session.execute(text(f"""SELECT g.code, {fulltime_of('g.code')} AS staff_id FROM grids g
+        WHERE g.plan_id = :p AND g.code IS NOT NULL AND {fulltime_of('g.code')} IS NOT NULL ORDER BY g.building_count DESC NULLS LAST, g.code LIMIT 3"""), {"p": plan}).all()
+    now = session.execute(text("SELECT now()")).scalar_one()
+    made = 0
+    for n, g in enumerate(grids):
+        pts = session.execute(text("""SELECT ST_X(ST_PointOnSurface(b.geom)) AS x, ST_Y(ST_PointOnSurface(b.geom)) AS y FROM buildings b
+            JOIN grids g ON g.plan_id = :p AND g.code = :c AND ST_Intersects(g.geom, ST_PointOnSurface(b.geom)) ORDER BY b.id LIMIT 5"""), {"p": plan, "c": g.code}).all()
+        if len(pts) < 2:
+            continue
+        name = session.execute(text("SELECT name FROM staff WHERE id = :s"), {"s": g.staff_id}).scalar_one()
+        finding = {"category": "安全隐患", "description": "楼道堆放杂物，堵塞消防通道"} if n == 0 else None
+        patrols.log_visit(session, staff_id=g.staff_id, actor=f"{name}{actor_suffix}", shape=shapely.LineString([(p.x, p.y) for p in pts]),
+                          started_at=now - timedelta(hours=3), ended_at=now - timedelta(hours=2), found="楼道堆放杂物" if finding else "未发现问题", finding=finding)
         made += 1
     return made

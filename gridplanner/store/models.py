@@ -477,6 +477,29 @@ class EscalationEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class PatrolVisit(Base):
+    """巡查走访: a grid worker's visit (a point or a track), what was found, the incident a finding became."""
+
+    __tablename__ = "patrol_visits"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    grid_code: Mapped[str] = mapped_column(String(32), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=False)
+    found: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PatrolVisitBuilding(Base):
+    __tablename__ = "patrol_visit_buildings"
+    visit_id: Mapped[int] = mapped_column(ForeignKey("patrol_visits.id", ondelete="CASCADE"), primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True, index=True)
+    how: Mapped[str] = mapped_column(String(8))
+
+
 class TaskBatch(Base):
     """Tasks sent by area: an admitted grid item, a deadline and the area drawn (or the streets, communities or
     grids picked, ``selection``); one GridTask per grid selected."""
