@@ -282,3 +282,15 @@ def test_cli_raise_and_list(committed_db):
     assert res.exit_code == 2 and "已向城市管理局吹哨" in res.output
     assert "1 条吹哨" in runner.invoke(app, ["escalations", "list"]).output
     assert "0 条吹哨" in runner.invoke(app, ["escalations", "list", "--overdue"]).output
+
+
+def test_a_department_account_reads_its_escalations_and_nothing_of_the_countys(world, db, client, as_department):
+    inc = dispatched(db)
+    esc = whistle(client, inc).json()[0]
+    city = as_department(CITY)
+    body = city.get(f"/api/v1/escalations/{esc['id']}").json()
+    # What the department needs to go there comes with the escalation.
+    assert (body["category"], body["incident_status"], body["grid_code"]) == ("街面秩序", "派遣", N1) and 120 < body["lon"] < 121 and 30 < body["lat"] < 31
+    assert city.get("/api/v1/grid-items").status_code == 200 and city.get("/api/v1/auth/me").json()["role"] == "department"
+    for path in (f"/api/v1/incidents/{inc}", "/api/v1/incidents", "/api/v1/staff", "/api/v1/assessment?month=2026-11", "/open311/v2/requests.json"):
+        assert city.get(path).status_code in (403,), path

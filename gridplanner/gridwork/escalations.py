@@ -116,7 +116,9 @@ def act(session: Session, escalation_id: int, to: str, *, department: str | None
 
 _COLUMNS = """e.id, e.incident_id, e.item_code, gi.name AS item_name, e.department, e.reason, e.status, e.escalated_by, e.escalated_at,
     e.ack_due_at, e.respond_due_at, e.acknowledged_at, e.acknowledged_by, e.responded_at, e.responded_by, e.response,
-    i.status AS incident_status, i.category, i.grid_code, i.community_code"""
+    i.status AS incident_status, i.category, i.description AS incident_description, i.address AS incident_address, i.reported_at,
+    i.due_at AS incident_due_at, i.grid_code, i.community_code,
+    round(ST_X(i.geom)::numeric, 7)::float AS lon, round(ST_Y(i.geom)::numeric, 7)::float AS lat"""
 _FROM = "FROM escalations e JOIN incidents i ON i.id = e.incident_id JOIN grid_items gi ON gi.code = e.item_code"
 #: The overdue rule of :func:`escalation_rules.overdue_flags`, in SQL for the listing's filter.
 OVERDUE_SQL = "((e.status = 'whistled' AND e.ack_due_at < CAST(:now AS timestamptz)) OR (e.status <> 'responded' AND e.respond_due_at < CAST(:now AS timestamptz)))"

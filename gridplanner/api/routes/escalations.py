@@ -57,8 +57,14 @@ class EscalationOut(BaseModel):
     response: str | None
     incident_status: str
     category: str
+    incident_description: str | None
+    incident_address: str | None
+    reported_at: datetime
+    incident_due_at: datetime | None
     grid_code: str | None
     community_code: str | None
+    lon: float = Field(description="the incident's place, CGCS2000 lon/lat: what the department needs to go there")
+    lat: float
     ack_overdue: bool
     response_overdue: bool
     overdue: bool
