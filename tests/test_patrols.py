@@ -104,6 +104,7 @@ def test_a_finding_becomes_an_incident_in_the_same_step(world, db, as_staff):
     ({"track": {"type": "Point", "coordinates": [30.27, 120.1]}}, "不在中国境内"),
     ({"gpx": "<gpx>", "track": None}, "GPX 文件无法解析"),
     ({"gpx": gpx([]), "track": None}, "没有轨迹点"),
+    ({"gpx": '<?xml version="1.0"?><!DOCTYPE g [<!ENTITY a "aaaa">]><gpx>&a;</gpx>', "track": None}, "DOCTYPE"),
     ({"track": None}, "track（GeoJSON）或 gpx 之一"),
     ({"gpx": "<gpx/>"}, "之一"),  # both given
     ({"started_at": END, "ended_at": START}, "结束时间早于开始时间"),

@@ -74,8 +74,12 @@ def track_from_gpx(data: bytes | str) -> tuple[BaseGeometry, datetime | None, da
     >>> shape.geom_type, start.isoformat(), end.isoformat()
     ('LineString', '2026-12-07T01:00:00+00:00', '2026-12-07T01:40:00+00:00')
     """
+    raw = data.encode() if isinstance(data, str) else data
+    if b"<!DOCTYPE" in raw or b"<!ENTITY" in raw:
+        # GPX needs no document type; entity declarations are how XML bombs expand a small upload into gigabytes.
+        raise PatrolRuleError("GPX 文件不能包含 DOCTYPE 或实体声明", "a GPX file may not carry a DOCTYPE or entity declarations")
     try:
-        root = ET.fromstring(data)
+        root = ET.fromstring(raw)
     except ET.ParseError as exc:
         raise PatrolRuleError(f"GPX 文件无法解析（{exc}）", f"the GPX file cannot be parsed ({exc})") from None
     points = []
