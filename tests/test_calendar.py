@@ -161,3 +161,18 @@ def test_an_incident_filed_for_an_item_is_due_after_the_items_working_days(db, t
     # An incident of no item keeps its category's limit in hours.
     hours = lifecycle.limit_hours(db, "街面秩序")
     assert plain.due_at - plain.dispatched_at == timedelta(hours=hours)
+
+
+def test_the_api_lists_days_and_admins_import(db, client, client_as):
+    files = {"file": ("2026.csv", HOLIDAYS_2026_CSV.encode(), "text/csv")}
+    assert client_as("planner", districts=["330106"]).post("/api/v1/calendar/import", files=files).status_code == 403
+    res = client.post("/api/v1/calendar/import", files=files)
+    assert res.status_code == 200 and (res.json()["holidays"], res.json()["workdays"]) == (33, 6)
+    listed = client_as("viewer").get("/api/v1/calendar", params={"year": 2026}).json()
+    assert len(listed) == 39 and listed[-1] == {"day": "2026-10-10", "kind": "workday", "name": "国庆节调休"}
+    assert client.get("/api/v1/calendar", params={"year": 2025}).json() == []
+    res = client.post("/api/v1/calendar/import", files={"file": ("bad.csv", "日期,类型\n2026-10-01,放假\n2026-10-12,上班\n".encode(), "text/csv")})
+    assert res.status_code == 422 and res.json()["problems"][0]["row"] == 3 and "weekday" in res.json()["problems"][0]["problem_en"]
+    big = client.post("/api/v1/calendar/import", files={"file": ("big.csv", b"x" * (1024 * 1024 + 1), "text/csv")})
+    assert big.status_code == 422 and "KB" in big.json()["detail"] + str(big.json().get("problems"))
+    assert count(db, "calendar_days") == 39
