@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     rate_limit_burst: int = 300
     #: The largest photo a grid worker may attach to a task (bytes; JPEG or PNG, kept in the database).
     task_photo_max_bytes: int = 5 * 1024 * 1024
+    #: 吹哨报到: working days a department has to acknowledge (报到) an escalation, unless the escalation says otherwise.
+    escalation_ack_working_days: int = Field(default=1, ge=1, le=30)
+    #: 巡查走访: a building within this many metres of a visit's track or point counts as visited.
+    patrol_nearby_m: float = Field(default=25.0, ge=0, le=200)
     #: The demo accounts' password (``gridplanner demo``); unset: the documented ``gridplanner-demo``.
     demo_password: str | None = None
     #: The in-process tile cache of each server process (MB).

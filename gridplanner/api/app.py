@@ -24,6 +24,7 @@ from gridplanner.api.routes import collections, tiles
 from gridplanner.api.routes import incidents, staff
 from gridplanner.api.routes import dashboard, edits
 from gridplanner.api.routes import grid_items, open311, search, tasks
+from gridplanner.api.routes import assessment, calendar, escalations, patrols
 from gridplanner.api.routes import auth as auth_routes
 from gridplanner.settings import get_settings
 from tiles import cache as tile_cache
@@ -83,6 +84,10 @@ def create_app() -> FastAPI:
     app.include_router(grid_items.router, prefix=API_PREFIX)
     app.include_router(tasks.router, prefix=API_PREFIX)
     app.include_router(search.router, prefix=API_PREFIX)
+    app.include_router(escalations.router, prefix=API_PREFIX)
+    app.include_router(assessment.router, prefix=API_PREFIX)
+    app.include_router(patrols.router, prefix=API_PREFIX)
+    app.include_router(calendar.router, prefix=API_PREFIX)
     # GeoReport v2 lives at its own, standard path, outside /api/v1.
     app.include_router(open311.router)
     # Mounted last so it never shadows an API route; node_modules inside web/ serves the npm libraries locally.

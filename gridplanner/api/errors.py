@@ -20,12 +20,14 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gis.errors import VectorInputError
+from gridplanner.gridwork.escalation_rules import EscalationForbidden, EscalationNotFound, EscalationStepError
+from gridplanner.gridwork.patrol_rules import PatrolForbidden, PatrolNotFound
 from gridplanner.gridwork.messages import GridWorkError, ItemNotAssignable, ItemNotFound, ItemStepError
 from gridplanner.gridwork.task_rules import TaskForbidden, TaskNotFound, TaskStepError
 from gridplanner.gridwork.workbook import ItemImportError
 from gridplanner.i18n import current_language, language, reset_language, set_language, text_for
 from gridplanner.incidents.catalogue import UnknownCategory
-from gridplanner.incidents.lifecycle import IncidentNotFound, TransitionError
+from gridplanner.incidents.lifecycle import IncidentNotFound, ScoreError, TransitionError
 from gridplanner.incidents.service import CoordinateError
 from gridplanner.lookup import PlanNotFound, VersionGone
 from gridplanner.plans import PlanError
@@ -46,6 +48,7 @@ STATUS: tuple[tuple[type[Exception], int], ...] = (
     (UnknownLayer, 404),
     (PlanError, 409),              # the plan's state does not allow it (not a draft, already published ...)
     (TransitionError, 409),        # a step the incident lifecycle does not allow
+    (ScoreError, 422),             # a satisfaction score out of 1-5 or not at 评价
     (FilterError, 400),            # query-string filters of a map layer (OGC API style)
     (TileError, 400),
     (UnknownCategory, 422),
@@ -63,6 +66,11 @@ GRIDWORK_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (TaskNotFound, 404),
     (TaskForbidden, 403),          # not the worker's grid, or grids outside a planner's districts
     (TaskStepError, 409),          # complete before acknowledging, acknowledge twice ...
+    (EscalationNotFound, 404),
+    (EscalationForbidden, 403),    # another department's escalation, an incident outside a planner's districts
+    (PatrolNotFound, 404),
+    (PatrolForbidden, 403),        # another worker's visit, an account with no grid
+    (EscalationStepError, 409),    # respond before 报到, escalate a closed incident, close with escalations unanswered
     (GridWorkError, 422),          # a field the rules refuse
 )
 

@@ -37,8 +37,14 @@ LOOKUP_PREFIXES = (f"{API}/codes/",)
 READ_ONLY_POSTS = {f"{API}/grids/lookup"}
 READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 OPEN311 = "/open311/"
-#: The only writes of a staff account (a grid worker): steps of their own grid's tasks.
-STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo"}
+#: The only writes of a staff account (a grid worker): steps of their own grid's tasks, visits of their grid.
+STAFF_WRITES = {f"{API}/tasks/{{task_id}}/acknowledge", f"{API}/tasks/{{task_id}}/complete", f"{API}/tasks/{{task_id}}/photo", f"{API}/patrols"}
+#: The only writes of a department account: 报到 and 反馈 on escalations (gridwork.escalations checks whose).
+DEPARTMENT_WRITES = {f"{API}/escalations/{{escalation_id}}/acknowledge", f"{API}/escalations/{{escalation_id}}/respond"}
+#: What a department account may read: its escalations (the routes filter them to its own), the catalogue of grid
+#: items it owns work in, and who it is. Residents' incidents, the roster and the grids are the county's, not a
+#: department's: what it needs of an incident comes with its escalation.
+DEPARTMENT_READ_PREFIXES = (f"{API}/escalations", f"{API}/grid-items", f"{API}/auth/me")
 
 # Declared for OpenAPI (the "Authorize" button of /docs); the checks below read the request themselves.
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="an API key (`gridplanner users key create`)")
@@ -146,6 +152,8 @@ async def authorize(request: Request, session: SessionDep) -> None:
     _limiter(request).check(principal.name)
     method = request.method.upper()
     if method in READ_METHODS or path in READ_ONLY_POSTS:
+        if principal.role == "department" and not path.startswith(DEPARTMENT_READ_PREFIXES):
+            raise HTTPException(403, f"{principal.name} is a department account: it reads its escalations ({API}/escalations) and the catalogue of grid items only")
         lookup = path in LOOKUP_PATHS or path.startswith(LOOKUP_PREFIXES)
         if not principal.has_scope("lookup" if lookup else "read"):
             raise HTTPException(403, f"this API key has the scope {', '.join(principal.scopes)}: it may call the lookups only ({', '.join(sorted(LOOKUP_PATHS))}, {API}/codes/...)")
@@ -156,6 +164,8 @@ async def authorize(request: Request, session: SessionDep) -> None:
         raise HTTPException(403, "API keys are read-only: log in as a user to change anything")
     if principal.role == "staff" and path in STAFF_WRITES:
         pass  # a grid worker acknowledges and completes the tasks of their own grid (gridwork.tasks checks whose)
+    elif principal.role == "department" and path in DEPARTMENT_WRITES:
+        pass  # a department reports for duty and answers its own escalations
     elif principal.role not in ("admin", "planner"):
         raise HTTPException(403, f"{principal.name} is a {principal.role}: read-only" + (" but for acknowledging and completing their grid's tasks" if principal.role == "staff" else ""))
     await _check_body(request)
@@ -260,7 +270,8 @@ def open311_principal(request: Request, session: Session, api_key: str | None, *
     if principal.is_key:
         allowed = "open311" in principal.scopes or (not write and "read" in principal.scopes)
     else:
-        allowed = not write or principal.role in ("admin", "planner")
+        # A department account reads its escalations only: Open311 requests are every resident's.
+        allowed = principal.role in ("admin", "planner") if write else principal.role != "department"
     if not allowed:
         need = "open311" if write else "open311 或 read"
         raise Open311Error(403, f"此 api_key 没有 {need} 权限" if principal.is_key else f"{principal.name}（{principal.role}）不能提交服务请求",

@@ -42,16 +42,24 @@ def _check(username: str, role: str, districts: list[str]) -> None:
         raise AccountError("a planner needs at least one district (--district 330106)")
 
 
-def create_user(session: Session, username: str, password: str, role: str, districts: list[str] | None = None, staff_id: int | None = None) -> m.User:
+def create_user(session: Session, username: str, password: str, role: str, districts: list[str] | None = None, staff_id: int | None = None,
+                department: str | None = None) -> m.User:
     districts = list(districts or [])
     _check(username, role, districts)
     if (role == "staff") != (staff_id is not None):
         raise AccountError("a staff account needs --staff-id (the roster row), and only a staff account has one")
+    department = (department or "").strip() or None
+    if (role == "department") != (department is not None):
+        raise AccountError("a department account needs --department (the department's name in the catalogue of grid items), and only a department account has one")
+    if department is not None and not session.execute(select(m.GridItem.code).where(m.GridItem.department == department).limit(1)).first():
+        # The name must be the catalogue's: escalations are addressed by it, a typo would see none of them.
+        known = sorted(set(session.scalars(select(m.GridItem.department))))
+        raise AccountError(f"no grid item is owned by {department!r}; departments of the catalogue: {', '.join(known) or 'none'}")
     if staff_id is not None and session.get(m.Staff, staff_id) is None:
         raise AccountError(f"no staff member {staff_id} in the roster")
     if session.execute(select(m.User.id).where(m.User.username == username)).first():
         raise AccountError(f"user {username!r} exists already")
-    user = m.User(username=username, password_hash=hash_password(password), role=role, districts=districts, active=True, staff_id=staff_id)
+    user = m.User(username=username, password_hash=hash_password(password), role=role, districts=districts, active=True, staff_id=staff_id, department=department)
     session.add(user)
     session.flush()
     return user
@@ -85,7 +93,7 @@ def authenticate(session: Session, username: str, password: str) -> m.User | Non
 
 
 def user_principal(user: m.User) -> Principal:
-    return Principal(kind="user", name=user.username, role=user.role, districts=tuple(user.districts or ()), id=user.id, staff_id=user.staff_id)
+    return Principal(kind="user", name=user.username, role=user.role, districts=tuple(user.districts or ()), id=user.id, staff_id=user.staff_id, department=user.department)
 
 
 def create_key(session: Session, owner: str, scopes: list[str]) -> tuple[m.ApiKey, str]:

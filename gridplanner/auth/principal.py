@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 #: ``staff``: a grid worker's account (linked to the roster): acknowledges and completes their grid's tasks.
-ROLES = ("admin", "planner", "viewer", "staff")
+#: ``department``: a department's account (tied to its name in the catalogue of grid items): acknowledges and
+#: answers the escalations (吹哨报到) sent to that department, and sees no others.
+ROLES = ("admin", "planner", "viewer", "staff", "department")
 #: ``lookup``: the lookups other systems need (point/batch lookup, one grid, codes); ``read``: every GET;
 #: ``open311``: the Open311 GeoReport v2 routes, the one place a key may write (file a service request).
 SCOPES = ("lookup", "read", "open311")
@@ -20,6 +22,7 @@ class Principal:
     scopes: tuple[str, ...] = field(default_factory=tuple)  # keys only
     id: int | None = None
     staff_id: int | None = None  # staff accounts: their roster row
+    department: str | None = None  # department accounts: the department they act for
 
     @property
     def actor(self) -> str:

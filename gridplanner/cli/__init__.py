@@ -25,3 +25,6 @@ from gridplanner.cli import report as _report  # noqa: E402,F401
 from gridplanner.cli import users as _users  # noqa: E402,F401
 from gridplanner.cli import gridwork as _gridwork  # noqa: E402,F401
 from gridplanner.cli import tasks as _tasks  # noqa: E402,F401
+from gridplanner.cli import calendar as _calendar  # noqa: E402,F401
+from gridplanner.cli import escalations as _escalations  # noqa: E402,F401
+from gridplanner.cli import assessment as _assessment  # noqa: E402,F401

@@ -82,12 +82,28 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         console.print(f"[green]✓[/] staff: {roster.inserted} workers" + (f" ({len(roster.unassigned)} unassigned: their grid codes are not in the plan)" if roster.unassigned else "")
                       + f"; incidents: {incidents.inserted}" + (f" ({incidents.no_grid} in no grid)" if incidents.no_grid else ""))
 
-    from gridplanner.gridwork.sample import load_sample_items
+    from gridplanner.gridwork.sample import load_sample_calendar, load_sample_items
 
     with session_scope() as session:
         added = load_sample_items(session)
     if added:
         console.print(f"[green]✓[/] 网格事项清单: {added} sample grid items (admitted, one proposed, one exited)")
+    with session_scope() as session:
+        days = load_sample_calendar(session)
+    if days:
+        console.print(f"[green]✓[/] 工作日历: {days} days of the 2026 public holidays and make-up working days")
+    from gridplanner.gridwork.sample import DEMO_DEPARTMENT, load_sample_escalations
+
+    with session_scope() as session:
+        whistled = load_sample_escalations(session)
+    if whistled:
+        console.print(f"[green]✓[/] 吹哨报到: {whistled} sample escalations; department account {DEMO_DEPARTMENT[0]} ({DEMO_DEPARTMENT[1]})")
+    from gridplanner.gridwork.sample import load_sample_patrols
+
+    with session_scope() as session:
+        walked = load_sample_patrols(session)
+    if walked:
+        console.print(f"[green]✓[/] 巡查走访: {walked} sample patrol visits with tracks")
 
     from gridplanner.auth import ensure_demo_accounts
 

@@ -48,17 +48,18 @@ def _password(given: str | None, confirm: bool = True) -> str:
 @users_app.command("add")
 def add(
     name: str,
-    role: Annotated[str, typer.Option(help="admin, planner, viewer or staff")] = "viewer",
+    role: Annotated[str, typer.Option(help="admin, planner, viewer, staff or department")] = "viewer",
     district: Annotated[Optional[list[str]], typer.Option(help="6-digit district a planner may edit (repeatable)")] = None,
     password: Annotated[Optional[str], typer.Option(help="prompted for when absent (at least 8 characters)")] = None,
     staff_id: Annotated[Optional[int], typer.Option("--staff-id", help="role staff: the worker's roster id (GET /api/v1/staff)")] = None,
+    department: Annotated[Optional[str], typer.Option("--department", help="role department: the department's name as the catalogue of grid items spells it")] = None,
 ) -> None:
     """Create an account."""
     from gridplanner.auth.accounts import create_user
 
     secret = _password(password)
     with _session() as s:
-        create_user(s, name, secret, role, district or [], staff_id=staff_id)
+        create_user(s, name, secret, role, district or [], staff_id=staff_id, department=department)
     out.print(f"[green]✓[/] {name}: {role}" + (f", districts {', '.join(district)}" if district else ""))
 
 

@@ -101,7 +101,7 @@ def set_grid(session: Session, incident_id: int, grid_code: str, *, actor: str) 
 
 
 INCIDENT_COLUMNS = """i.id, i.external_id, i.category, i.status, i.description, i.source, i.reported_at, i.dispatched_at, i.due_at,
-    i.closed_at, i.grid_code, i.community_code, i.assignee_id, s.name AS assignee_name,
+    i.closed_at, i.grid_code, i.community_code, i.assignee_id, s.name AS assignee_name, i.satisfaction,
     round(ST_X(i.geom)::numeric, 7)::float AS lon, round(ST_Y(i.geom)::numeric, 7)::float AS lat,
     (i.status IN """ + OPEN_SQL + """ AND i.due_at IS NOT NULL AND i.due_at < CAST(:now AS timestamptz)) AS overdue"""
 

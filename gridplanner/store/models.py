@@ -10,6 +10,7 @@ from datetime import date, datetime
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    SmallInteger,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -220,6 +221,8 @@ class Incident(Base):
     #: As the filer gave them (Open311 address_string, media_url).
     address: Mapped[str | None] = mapped_column(Text)
     media_url: Mapped[str | None] = mapped_column(Text)
+    #: Residents' satisfaction, 1-5, given at 评价 (empty: not scored).
+    satisfaction: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 class AuditEntry(Base):
@@ -356,6 +359,8 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    #: Role ``department``: the department (as the catalogue of grid items names it) the account acts for.
+    department: Mapped[str | None] = mapped_column(Text)
 
 
 class UserSession(Base):
@@ -427,6 +432,72 @@ class GridItem(Base):
     exit_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), onupdate=func.now())
+
+
+class CalendarDay(Base):
+    """A day the weekday rule gets wrong: a holiday (off) or a make-up working day (调休上班)."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (CheckConstraint("kind IN ('holiday', 'workday')", name="calendar_day_kind"),)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Escalation(Base):
+    """吹哨报到: an incident escalated to one department, which must acknowledge (报到) then respond."""
+
+    __tablename__ = "escalations"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    item_code: Mapped[str] = mapped_column(String(32), ForeignKey("grid_items.code"))
+    department: Mapped[str] = mapped_column(Text, index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="whistled")
+    escalated_by: Mapped[str] = mapped_column(Text)
+    escalated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ack_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    respond_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(Text)
+    responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    responded_by: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[str | None] = mapped_column(Text)
+
+
+class EscalationEvent(Base):
+    __tablename__ = "escalation_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(ForeignKey("escalations.id", ondelete="CASCADE"), index=True)
+    step: Mapped[str] = mapped_column(String(12))
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class PatrolVisit(Base):
+    """巡查走访: a grid worker's visit (a point or a track), what was found, the incident a finding became."""
+
+    __tablename__ = "patrol_visits"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"), index=True)
+    grid_code: Mapped[str] = mapped_column(String(32), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=True), nullable=False)
+    found: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    recorded_by: Mapped[str] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PatrolVisitBuilding(Base):
+    __tablename__ = "patrol_visit_buildings"
+    visit_id: Mapped[int] = mapped_column(ForeignKey("patrol_visits.id", ondelete="CASCADE"), primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id", ondelete="CASCADE"), primary_key=True, index=True)
+    how: Mapped[str] = mapped_column(String(8))
 
 
 class TaskBatch(Base):

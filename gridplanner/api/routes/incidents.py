@@ -71,6 +71,7 @@ class IncidentOut(BaseModel):
     lon: float = Field(description="CGCS2000 (EPSG:4490) longitude")
     lat: float
     overdue: bool = Field(description="open and past due_at")
+    satisfaction: int | None = Field(None, description="the resident's score at 评价, 1-5 (null: not scored)")
     no_grid: bool = Field(False, description="flag 无网格")
 
 
@@ -96,6 +97,7 @@ class TransitionIn(BaseModel):
     to: Status
     actor: str = Field(min_length=1, max_length=100)
     note: str | None = Field(None, max_length=2000)
+    score: int | None = Field(None, ge=1, le=5, description="评价 only: the resident's satisfaction, 1 (very dissatisfied) to 5 (very satisfied)")
 
 
 class GridIn(BaseModel):
@@ -212,7 +214,7 @@ def get_incident(incident_id: int, session: SessionDep) -> dict:
 def transition(incident_id: int, body: TransitionIn, session: SessionDep) -> dict:
     """Move the incident one step. 派遣 starts the clock (due = now + the category's limit); 核查 may send it back to 处置."""
     # IncidentNotFound: 404, TransitionError: 409, UnknownCategory: 422 (api.errors).
-    lifecycle.advance(session, incident_id, body.to, actor=body.actor, note=body.note)
+    lifecycle.advance(session, incident_id, body.to, actor=body.actor, note=body.note, score=body.score)
     return _out(service.incident_detail(session, incident_id))
 
 
