@@ -82,28 +82,21 @@ def demo(host: HostOpt = None, port: PortOpt = None) -> None:
         console.print(f"[green]✓[/] staff: {roster.inserted} workers" + (f" ({len(roster.unassigned)} unassigned: their grid codes are not in the plan)" if roster.unassigned else "")
                       + f"; incidents: {incidents.inserted}" + (f" ({incidents.no_grid} in no grid)" if incidents.no_grid else ""))
 
-    from gridplanner.gridwork.sample import load_sample_calendar, load_sample_items
+    from gridplanner.gridwork import sample as gridwork_sample
 
-    with session_scope() as session:
-        added = load_sample_items(session)
-    if added:
-        console.print(f"[green]✓[/] 网格事项清单: {added} sample grid items (admitted, one proposed, one exited)")
-    with session_scope() as session:
-        days = load_sample_calendar(session)
-    if days:
-        console.print(f"[green]✓[/] 工作日历: {days} days of the 2026 public holidays and make-up working days")
-    from gridplanner.gridwork.sample import DEMO_DEPARTMENT, load_sample_escalations
-
-    with session_scope() as session:
-        whistled = load_sample_escalations(session)
-    if whistled:
-        console.print(f"[green]✓[/] 吹哨报到: {whistled} sample escalations; department account {DEMO_DEPARTMENT[0]} ({DEMO_DEPARTMENT[1]})")
-    from gridplanner.gridwork.sample import load_sample_patrols
-
-    with session_scope() as session:
-        walked = load_sample_patrols(session)
-    if walked:
-        console.print(f"[green]✓[/] 巡查走访: {walked} sample patrol visits with tracks")
+    # The grid work's sample data, each loaded into a store that has none of it, in the order they build on
+    # each other (items before the escalations to their departments); a loader returns how many it added.
+    department = gridwork_sample.DEMO_DEPARTMENT
+    for load, said in (
+        (gridwork_sample.load_sample_items, "网格事项清单: {} sample grid items (admitted, one proposed, one exited)"),
+        (gridwork_sample.load_sample_calendar, "工作日历: {} days of the 2026 public holidays and make-up working days"),
+        (gridwork_sample.load_sample_escalations, f"吹哨报到: {{}} sample escalations; department account {department[0]} ({department[1]})"),
+        (gridwork_sample.load_sample_patrols, "巡查走访: {} sample patrol visits with tracks"),
+    ):
+        with session_scope() as session:
+            added = load(session)
+        if added:
+            console.print("[green]✓[/] " + said.format(added))
 
     from gridplanner.auth import ensure_demo_accounts
 

@@ -5,10 +5,11 @@ their per-grid counts no status filter, hence this view."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import text
 
 from gridplanner.api.dependencies import SessionDep
@@ -56,22 +57,41 @@ def incident_selection(street: str | None, community: str | None, category: list
     return " AND ".join(cond), p
 
 
-@router.get("/incidents")
-def dashboard_incidents(
-    session: SessionDep,
+@dataclass
+class Selection:
+    """The dashboard's filters, as every view of it takes them: the WHERE clause over ``incidents i`` and its
+    parameters, and whether a place was chosen."""
+
+    where: str
+    params: dict
+    place_chosen: bool
+
+
+def selection(
     street: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit street/township code")] = None,
     community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit community code")] = None,
     category: Annotated[list[str] | None, Query(description="incident category (repeat for several)")] = None,
     status: Annotated[list[str] | None, Query(description="incident status 上报 … 评价 (repeat for several)")] = None,
     start: Annotated[datetime | None, Query(description="reported at or after (ISO 8601; no offset: UTC+8)")] = None,
     end: Annotated[datetime | None, Query(description="reported before (ISO 8601; no offset: UTC+8)")] = None,
+) -> Selection:
+    where, p = incident_selection(street, community, category or [], status or [], _china_time(start), _china_time(end))
+    return Selection(where, p, bool(street or community))
+
+
+SelectionDep = Annotated[Selection, Depends(selection)]
+
+
+@router.get("/incidents")
+def dashboard_incidents(
+    session: SessionDep,
+    sel: SelectionDep,
     cell: Annotated[float, Query(ge=20, le=5000, description="heatmap bin size in EPSG:3857 metres")] = 100,
 ) -> dict:
     """Incidents matching the filters: ``totals`` (matching, open, overdue; 无网格 incidents included),
     ``grids`` (the same per grid of the published plan, grids with none left out) and ``heat``, a
     FeatureCollection of bin centres with ``count`` for a heatmap."""
-    where, p = incident_selection(street, community, category or [], status or [], _china_time(start), _china_time(end))
-    p["cell"] = cell
+    where, p = sel.where, {**sel.params, "cell": cell}
     counts = f"count(*)::int AS matching, count(*) FILTER (WHERE {_OPEN})::int AS open, count(*) FILTER (WHERE {_OVERDUE})::int AS overdue"
     totals = session.execute(text(f"SELECT {counts} FROM incidents i WHERE {where}"), p).mappings().one()
     grids = session.execute(
@@ -115,19 +135,14 @@ def _interval(session, where: str, p: dict, wanted: str) -> str:
 @router.get("/charts")
 def dashboard_charts(
     session: SessionDep,
-    street: Annotated[str | None, Query(pattern=r"^\d{9}$", description="9-digit street/township code")] = None,
-    community: Annotated[str | None, Query(pattern=r"^\d{12}$", description="12-digit community code")] = None,
-    category: Annotated[list[str] | None, Query(description="incident category (repeat for several)")] = None,
-    status: Annotated[list[str] | None, Query(description="incident status 上报 … 评价 (repeat for several)")] = None,
-    start: Annotated[datetime | None, Query(description="reported at or after (ISO 8601; no offset: UTC+8)")] = None,
-    end: Annotated[datetime | None, Query(description="reported before (ISO 8601; no offset: UTC+8)")] = None,
+    sel: SelectionDep,
     interval: Annotated[str, Query(pattern=r"^(auto|day|week|month)$", description="period of the time series (auto: by the span selected)")] = "auto",
 ) -> dict:
     """The dashboard's charts under the same filters as ``/dashboard/incidents``: incidents reported per
     period (China time) with how many of them are closed, counts per category, a ranking of streets (or, with a
     street or community chosen, of its communities) with closure and overdue rates, and the overall rates.
     Every figure is one GROUP BY in PostgreSQL over the same selection."""
-    where, p = incident_selection(street, community, category or [], status or [], _china_time(start), _china_time(end))
+    where, p = sel.where, sel.params
     unit = _interval(session, where, p, interval)
     counts = (f"count(*)::int AS count, count(*) FILTER (WHERE {_OPEN})::int AS open, "
               f"count(*) FILTER (WHERE {_OVERDUE})::int AS overdue, count(*) FILTER (WHERE NOT {_OPEN})::int AS closed")
@@ -141,7 +156,7 @@ def dashboard_charts(
         text(f"SELECT i.category, {counts} FROM incidents i WHERE {where} GROUP BY 1 ORDER BY count(*) DESC, 1"), p,
     ).mappings().all()
     # With a street or community chosen, its communities are ranked; else the streets.
-    by_street = not (street or community)
+    by_street = not sel.place_chosen
     if by_street:
         key, join = "s.code, s.name", "JOIN communities c ON c.code = i.community_code JOIN streets s ON s.code = c.street_code"
     else:
