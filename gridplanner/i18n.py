@@ -71,6 +71,9 @@ CATALOGUE: tuple[tuple[str, str], ...] = (
     ("({}, {}) is not lon/lat", "({0}, {1}) 不是经纬度"),
     ("at most {} points per request, got {}: split the batch", "每次请求最多 {0} 个点，收到 {1} 个：请分批提交"),
     ("database unavailable, try again shortly", "数据库暂时不可用，请稍后再试"),
+    # Starlette's own, for paths and methods no route has.
+    ("Not Found", "未找到"),
+    ("Method Not Allowed", "不支持此请求方法"),
     ("internal error in Gridplanner (not a problem with your request or data): the traceback is in the server log under {}",
      "网格规划系统内部错误（不是您的请求或数据的问题）：错误详情已记入服务器日志，编号 {0}"),
     ("no grid contains this point", "没有网格包含这个点"),

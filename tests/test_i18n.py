@@ -113,6 +113,13 @@ def test_the_api_answers_in_chinese_unless_english_is_asked_for(client):
     assert en.json()["detail"] == "no plan 987654" == en.json()["detail_en"]
 
 
+def test_no_such_route_or_method_is_said_in_chinese(client):
+    missing = client.get("/api/v1/no-such-thing")
+    assert missing.status_code == 404 and missing.json() == {"detail": "未找到", "detail_en": "Not Found"}
+    wrong = client.put("/api/v1/search", params={"q": "x"})
+    assert wrong.status_code == 405 and wrong.json()["detail"] == "不支持此请求方法" and "GET" in wrong.headers["allow"]
+
+
 def test_a_refusal_by_role_is_said_in_chinese(client_as):
     viewer = client_as("viewer")
     r = viewer.post("/api/v1/plans", json={"name": "x"})
